@@ -18,6 +18,7 @@ from .errors import (
     ScalefitError,
     ScalefitWarning,
 )
+from .fit import Fit, fit
 from .runs import RunTable, load_runs
 
 __version__ = "0.1.0"
@@ -27,11 +28,13 @@ __all__ = [
     "DataError",
     "DatasetError",
     "ExtrapolationWarning",
+    "Fit",
     "FitError",
     "RunTable",
     "ScalefitError",
     "ScalefitWarning",
     "__version__",
     "datasets",
+    "fit",
     "load_runs",
 ]

@@ -1,0 +1,319 @@
+"""fit() and the Fit result: runs -> solver -> parameters, derived quantities and diagnostics."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import objective as obj
+from . import solver
+from .errors import ConvergenceWarning, DataError, FitError, ScalefitWarning
+from .laws import Law, get_law
+from .laws.chinchilla import compute_optimal
+from .runs import RunTable, load_runs
+
+NEGLIGIBLE_SHARE = 1e-4  # a term contributing less than this fraction of every prediction is "absent"
+ILL_CONDITIONED = 1e12
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted law. Immutable; every number at full precision (round only when printing).
+
+    Attributes: ``law``, ``params`` (public parameters, e.g. E, A, B, alpha, beta), ``objective``,
+    ``delta_source`` (how the Huber delta was chosen), ``method``, ``solution`` (the solver's record),
+    ``runs`` (the RunTable fitted), ``diagnostics`` and ``warnings`` (text a user must see).
+    """
+
+    law: Law
+    params: dict[str, float]
+    objective: obj.Objective
+    delta_source: str
+    method: str
+    solution: solver.Solution
+    runs: RunTable
+    weights: np.ndarray
+    diagnostics: dict[str, Any]
+    warnings: tuple[str, ...] = field(default=())
+    seconds: float = 0.0
+
+    # -- predictions ---------------------------------------------------------------------------------
+    def predict(self, N: np.ndarray | float, D: np.ndarray | float) -> np.ndarray:  # noqa: N803
+        """Predicted loss (nats/token) at parameters N and tokens D (broadcast together)."""
+        n, d = np.broadcast_arrays(np.asarray(N, dtype=float), np.asarray(D, dtype=float))
+        flat = self.law.predict(self.param_vector, {"N": n.ravel(), "D": d.ravel()})
+        return flat.reshape(n.shape)
+
+    @property
+    def param_vector(self) -> np.ndarray:
+        return np.array([self.params[k] for k in self.law.param_names])
+
+    @property
+    def fitted(self) -> np.ndarray:
+        """Predicted loss at every run, shape (n,)."""
+        return self.predict(self.runs.N, self.runs.D)
+
+    @property
+    def residuals(self) -> np.ndarray:
+        """Log residuals log(predicted) - log(observed), shape (n,)."""
+        return np.log(self.fitted) - np.log(self.runs.loss)
+
+    # -- derived quantities --------------------------------------------------------------------------
+    @property
+    def derived(self) -> dict[str, float]:
+        """a = beta/(alpha+beta), b = alpha/(alpha+beta), G (see Chinchilla.derived)."""
+        return self.law.derived(self.params)
+
+    def optimal(self, compute: np.ndarray | float) -> dict[str, np.ndarray]:
+        """Compute-optimal N_opt, D_opt, tokens_per_param and L_opt at compute C (FLOPs, C = 6ND)."""
+        self._require_chinchilla("compute-optimal allocation")
+        return compute_optimal(self.params, compute)
+
+    def n_opt(self, compute):
+        return self.optimal(compute)["N_opt"]
+
+    def d_opt(self, compute):
+        return self.optimal(compute)["D_opt"]
+
+    def tokens_per_param(self, compute):
+        return self.optimal(compute)["tokens_per_param"]
+
+    def loss_opt(self, compute):
+        return self.optimal(compute)["L_opt"]
+
+    def _require_chinchilla(self, what: str) -> None:
+        if self.law.name != "chinchilla":
+            raise FitError(f"{what} is defined for the chinchilla law, not {self.law.name!r}")
+
+    # -- uncertainty ---------------------------------------------------------------------------------
+    def bootstrap(self, *args: Any, **kwargs: Any):
+        """Bootstrapped uncertainty; see :func:`scalefit.bootstrap.bootstrap`."""
+        from .bootstrap import bootstrap
+
+        return bootstrap(self, *args, **kwargs)
+
+    # -- output --------------------------------------------------------------------------------------
+    def summary(self) -> str:
+        """A table a researcher can paste into a paper, then diagnostics and warnings."""
+        lines = [f"scalefit fit: L(N, D) = {self.law.formula}",
+                 f"  data: {len(self.runs)} runs, {self.runs.n_groups} groups ({self.runs.provenance['source']})",
+                 f"  objective: {self.objective.describe()} ({self.delta_source}), summed over runs",
+                 f"  method: {self.method}; objective value {self.solution.value:.10g}", "",
+                 f"  {'parameter':<12}{'estimate':>16}"]
+        for name in self.law.param_names:
+            lines.append(f"  {name:<12}{self.params[name]:>16.6g}")
+        for name, value in self.derived.items():
+            lines.append(f"  {name:<12}{value:>16.6g}")
+        d = self.diagnostics
+        lines += ["", f"  converged: {d['converged']} ({d['message']}; max |gradient| {d['grad_norm']:.2e})",
+                  f"  starts reaching the optimum: {d['starts_at_optimum']} of {d['starts']}",
+                  f"  condition number: {d['condition_number']:.3g}"]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record of the fit (parameters at full precision)."""
+        return _json_safe({
+            "law": self.law.name, "formula": self.law.formula, "params": self.params,
+            "derived": self.derived,
+            "objective": {"kind": self.objective.kind, "delta": self.objective.delta if
+                          self.objective.kind == "huber" else None, "delta_source": self.delta_source,
+                          "value": self.solution.value, "reduction": "sum"},
+            "method": self.method, "diagnostics": self.diagnostics, "warnings": list(self.warnings),
+            "data": {"rows": len(self.runs), "groups": self.runs.n_groups,
+                     "provenance": self.runs.provenance},
+            "seconds": self.seconds,
+        })
+
+    def to_frame(self) -> pd.DataFrame:
+        """Parameters and derived quantities as a one-column DataFrame."""
+        values = {**self.params, **self.derived}
+        return pd.DataFrame({"estimate": values})
+
+    def to_lmfit(self):
+        """The fitted parameters as ``lmfit.Parameters`` (public names, solver bounds)."""
+        import lmfit
+
+        params = lmfit.Parameters()
+        bounds = solver.LOG_COEF_BOUNDS
+        for name in self.law.linear_names:
+            params.add(name, value=self.params[name], min=float(np.exp(bounds[0])))
+        for name, (lo, hi) in zip(self.law.nonlinear_names, self.law.nonlinear_limits, strict=True):
+            params.add(name, value=self.params[name], min=lo, max=hi)
+        return params
+
+    def profile_intervals(self, sigmas: tuple[float, ...] = (1.0, 2.0)) -> dict[str, list[tuple[float, float]]]:
+        """Profile-likelihood intervals from ``lmfit.conf_interval`` (a cross-check for the bootstrap).
+
+        The objective is handed to lmfit as pseudo-residuals sign(r) sqrt(2 w rho(r)), whose sum of squares
+        is twice the fit's objective, so lmfit minimises exactly the same function; its F-test
+        calibration assumes Gaussian errors, which is why this is a cross-check and not the headline.
+        Returns ``{name: [(sigma_prob, value), ...]}`` as lmfit does.
+        """
+        import lmfit
+
+        features = self.law.features({"N": self.runs.N, "D": self.runs.D})
+        log_loss = np.log(self.runs.loss)
+
+        def residual(p):
+            vec = np.array([p[k].value for k in self.law.param_names])
+            coef, theta = self.law.split(vec)
+            pred = np.log(np.einsum("k,kn->n", coef, np.exp(self.law.log_basis(theta, features))))
+            r = pred - log_loss
+            return np.sign(r) * np.sqrt(2.0 * self.weights * self.objective.rho(r))
+
+        minimizer = lmfit.Minimizer(residual, self.to_lmfit())
+        result = minimizer.minimize(method="leastsq", xtol=1e-12, ftol=1e-12)
+        return lmfit.conf_interval(minimizer, result, sigmas=list(sigmas))
+
+
+def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = "chinchilla", objective: str = "huber",
+        delta: float | str | None = None, method: str = "varpro", weights: np.ndarray | None = None,
+        n_starts: int = solver.N_POLISH, grid_points: int = solver.GRID_POINTS) -> Fit:
+    """Fit a scaling law to runs by a global, reproducible optimisation.
+
+    Parameters
+    ----------
+    runs:
+        A RunTable, or anything :func:`scalefit.load_runs` accepts.
+    law:
+        ``"chinchilla"`` (E + A/N^alpha + B/D^beta) or a :class:`scalefit.laws.Law` instance.
+    objective:
+        ``"huber"`` (on log residuals, summed) or ``"ls"`` (least squares on log residuals), or
+        ``"hoffmann"`` = Huber with delta=1e-3 as in Hoffmann et al. 2022 and Besiroglu et al. 2024.
+    delta:
+        Huber threshold on log residuals. ``None``/``"auto"`` (default): 1.345 x the MAD-estimated sd of
+        the residuals of a first-pass least-squares fit. ``"hoffmann"``: 1e-3. Or a number.
+    method:
+        ``"varpro"`` (default): variable-projection grid + batched Levenberg-Marquardt polish.
+        ``"hoffmann-grid"``: L-BFGS-B from Hoffmann et al.'s 4,500 starts (slow; for replication).
+    weights:
+        Per-run weights (n,); default: the table's ``weight`` column, else 1.
+    """
+    started = time.perf_counter()
+    table = runs if isinstance(runs, RunTable) else load_runs(runs)
+    the_law = get_law(law)
+    missing = [c for c in the_law.inputs if c not in table.df]
+    if missing:
+        raise DataError(f"{table.provenance['source']}: the {the_law.name} law needs columns {missing}")
+    w = np.asarray(weights if weights is not None else
+                   (table.weights if table.weights is not None else np.ones(len(table))), dtype=float)
+    if w.shape != (len(table),):
+        raise ValueError(f"weights must have shape ({len(table)},), not {w.shape}")
+    n_params = len(the_law.param_names)
+    if len(table) <= n_params:
+        raise FitError(f"{len(table)} runs cannot determine {n_params} parameters")
+    data = {c: table.df[c].to_numpy(float) for c in the_law.inputs}
+    the_objective, delta_source = _choose_objective(the_law, data, table.loss, w, objective, delta,
+                                                    grid_points)
+    problem = solver.Problem.build(the_law, data, table.loss, the_objective, w)
+    if method == "varpro":
+        solution = solver.solve(problem, n_polish=n_starts, points=grid_points)
+        method_text = (f"variable-projection grid ({grid_points}^{len(the_law.nonlinear_names)} cells) + "
+                       f"Levenberg-Marquardt polish of the {solution.starts} best separated cells")
+    elif method == "hoffmann-grid":
+        solution = solver.solve_hoffmann_grid(problem)
+        method_text = "L-BFGS-B from each of Hoffmann et al.'s 4,500 starts (reference)"
+    else:
+        raise ValueError(f"method must be 'varpro' or 'hoffmann-grid', not {method!r}")
+    coef, theta = np.exp(solution.z[: problem.n_linear]), solution.z[problem.n_linear:]
+    params = the_law.params_dict(np.concatenate([coef, theta]))
+    diagnostics, messages = _diagnose(problem, solution, the_law, data)
+    for message in messages:
+        category = ConvergenceWarning if "converge" in message else ScalefitWarning
+        warnings.warn(message, category, stacklevel=2)
+    return Fit(law=the_law, params=params, objective=the_objective, delta_source=delta_source,
+               method=method_text, solution=solution, runs=table, weights=w, diagnostics=diagnostics,
+               warnings=tuple(messages), seconds=time.perf_counter() - started)
+
+
+def _choose_objective(law, data, loss, weights, objective, delta, grid_points):
+    if objective == "hoffmann" or delta == "hoffmann":
+        return obj.Objective("huber", obj.HOFFMANN_DELTA), "delta=1e-3 preset of Hoffmann et al. 2022"
+    if objective == "ls":
+        return obj.Objective("ls"), "least squares"
+    if objective != "huber":
+        raise ValueError(f"objective must be 'huber', 'hoffmann' or 'ls', not {objective!r}")
+    if delta is None or delta == "auto":
+        first = solver.solve(solver.Problem.build(law, data, loss, obj.Objective("ls"), weights),
+                             points=grid_points)
+        problem = solver.Problem.build(law, data, loss, obj.Objective("ls"), weights)
+        log_pred, _ = obj.log_predict(law, first.z, problem.features)
+        value = obj.robust_delta(log_pred - problem.log_loss)
+        return obj.Objective("huber", value), "automatic: 1.345 x MAD-sd of first-pass least-squares residuals"
+    return obj.Objective("huber", float(delta)), "given"
+
+
+def _diagnose(problem: solver.Problem, solution: solver.Solution, law: Law,
+              data: Mapping[str, np.ndarray]) -> tuple[dict[str, Any], list[str]]:
+    """Diagnostics dict and the warnings a user must see."""
+    z = solution.z
+    k = problem.n_linear
+    log_pred, share = obj.log_predict(law, z, problem.features)
+    jac = obj.residual_jacobian(share, law.log_basis_jacobian(z[k:], problem.features))
+    r = log_pred - problem.log_loss
+    curvature = problem.weights * problem.objective.curvature(r)
+    hess = jac.T @ (jac * curvature[:, None])
+    with np.errstate(all="ignore"):
+        cond = float(np.linalg.cond(hess))
+        cov = np.linalg.pinv(hess)
+        sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+        corr = cov / np.outer(sd, sd)
+    names = list(law.param_names)
+    max_share = share.max(axis=-1)
+    absent = [names[j] for j in range(k) if max_share[j] < NEGLIGIBLE_SHARE]
+    messages = []
+    if not solution.converged:
+        messages.append(f"the optimizer did not converge ({solution.message}; max |gradient| "
+                        f"{solution.grad_norm:.3g}); the parameters cannot be trusted")
+    for name in absent:
+        term = "the irreducible loss E" if name == "E" else f"the term with coefficient {name}"
+        messages.append(f"{term} is negligible everywhere in the data ({name} -> 0, largest share of the "
+                        f"predicted loss {max_share[names.index(name)]:.2g}): the law reduces to fewer terms "
+                        "and the exponents that go with it are not identified")
+    nonlinear_at_limit = [n for n in solution.at_bounds if n in law.nonlinear_names]
+    for name in nonlinear_at_limit:
+        messages.append(f"{name} is at its hard limit {law.nonlinear_limits[law.nonlinear_names.index(name)]}")
+    for j, at_edge in enumerate(solution.grid_edge):
+        name = law.nonlinear_names[j]
+        if at_edge and name not in nonlinear_at_limit:
+            messages.append(f"{name} is at the edge of the searched grid {solution.grid_range[j]} after widening")
+    if cond > ILL_CONDITIONED and not absent:
+        messages.append(f"the fit is ill-conditioned (condition number {cond:.3g}): some parameters are not "
+                        "separately identified by these data")
+    diagnostics = {
+        "converged": solution.converged, "message": solution.message, "objective_value": solution.value,
+        "grad_norm": solution.grad_norm, "iterations": solution.n_iter,
+        "starts": solution.starts, "starts_at_optimum": solution.starts_at_optimum,
+        "start_values": solution.start_values.tolist(),
+        "grid_range": [list(r) for r in solution.grid_range], "grid_edge": list(solution.grid_edge),
+        "at_bounds": list(solution.at_bounds), "negligible_terms": absent,
+        "condition_number": cond,
+        "correlations": {a: {b: float(corr[i, j]) for j, b in enumerate(names)} for i, a in enumerate(names)},
+        "internal_parametrisation": [f"log {n}" for n in law.linear_names] + list(law.nonlinear_names),
+        "n_runs": int(problem.log_loss.size),
+    }
+    return diagnostics, messages
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [_json_safe(v) for v in value.tolist()]
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return v if np.isfinite(v) else str(v)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    return value

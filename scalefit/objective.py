@@ -1,0 +1,116 @@
+"""Objectives on log residuals r_i = log Lhat_i - log L_i, with analytic gradients, batched.
+
+Internal parameters z = (log c_1..log c_K, theta_1..theta_p): the log-sum-exp parametrisation of
+Hoffmann et al. (2022), in which log Lhat = logsumexp_k(log c_k + g_k(theta)). The objective is the
+*sum* over runs of w_i rho(r_i) (as in Hoffmann et al. and Besiroglu et al. 2024; a mean would only rescale
+it), with rho the Huber function (delta) or r^2/2 (least squares).
+
+Shapes: z is (..., K + p); weights are (n,) or (..., n) (bootstrap multiplicities are weights); values
+come back with the leading shape of z.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .laws.base import Law
+
+HOFFMANN_DELTA = 1e-3
+MAD_TO_SIGMA = 1.4826  # MAD of a normal sample x this = its standard deviation
+HUBER_EFFICIENCY = 1.345  # delta / sigma giving 95% efficiency under normal errors
+
+
+@dataclass(frozen=True)
+class Objective:
+    """rho on log residuals: ``kind`` "huber" (with ``delta``) or "ls"."""
+
+    kind: str
+    delta: float = HOFFMANN_DELTA
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("huber", "ls"):
+            raise ValueError(f"objective must be 'huber' or 'ls', not {self.kind!r}")
+        if self.kind == "huber" and not (np.isfinite(self.delta) and self.delta > 0):
+            raise ValueError(f"Huber delta must be a positive number, not {self.delta!r}")
+
+    def rho(self, r: np.ndarray) -> np.ndarray:
+        if self.kind == "ls":
+            return 0.5 * r * r
+        a = np.abs(r)
+        return np.where(a <= self.delta, 0.5 * r * r, self.delta * (a - 0.5 * self.delta))
+
+    def psi(self, r: np.ndarray) -> np.ndarray:
+        """d rho / d r."""
+        return r if self.kind == "ls" else np.clip(r, -self.delta, self.delta)
+
+    def curvature(self, r: np.ndarray) -> np.ndarray:
+        """Per-residual curvature for the Gauss-Newton system (the solver's Hessian weights).
+
+        Least squares: 1. Huber: the exact second derivative (1) in the quadratic zone; outside it, where
+        the exact value is 0, a tenth of the IRLS majoriser psi(r)/r = delta/|r|. Pure IRLS (the full
+        majoriser) converges linearly (~100 iterations on the Chinchilla data); pure exact curvature leaves
+        the system singular when few runs sit in the quadratic zone. This mix converged in ~20 iterations
+        in our measurements; the solver's step acceptance makes any positive weight safe.
+        """
+        if self.kind == "ls":
+            return np.ones_like(r)
+        a = np.abs(r)
+        return np.where(a <= self.delta, 1.0, 0.1 * self.delta / np.maximum(a, self.delta))
+
+    def describe(self) -> str:
+        return "least squares on log loss" if self.kind == "ls" else f"Huber on log loss, delta={self.delta:.6g}"
+
+
+def robust_delta(log_residuals: np.ndarray) -> float:
+    """Automatic Huber scale: 1.345 x the MAD-estimated standard deviation of first-pass log residuals."""
+    r = np.asarray(log_residuals, dtype=float)
+    sigma = MAD_TO_SIGMA * np.median(np.abs(r - np.median(r)))
+    return float(HUBER_EFFICIENCY * max(sigma, 1e-12))
+
+
+def log_predict(law: Law, z: np.ndarray, features: Mapping[str, np.ndarray]):
+    """log Lhat and the softmax share of each term (its fraction of the predicted loss).
+
+    Returns ``(log_pred (..., n), share (..., K, n))``.
+    """
+    k = len(law.linear_names)
+    logc, theta = z[..., :k], z[..., k:]
+    terms = logc[..., :, None] + law.log_basis(theta, features)
+    top = terms.max(axis=-2, keepdims=True)
+    top = np.where(np.isfinite(top), top, 0.0)
+    expd = np.exp(terms - top)
+    total = expd.sum(axis=-2, keepdims=True)
+    log_pred = (np.log(total) + top)[..., 0, :]
+    return log_pred, expd / total
+
+
+def residual_jacobian(share: np.ndarray, basis_jac: np.ndarray) -> np.ndarray:
+    """d log Lhat_i / d z, shape (..., n, K + p)."""
+    d_logc = np.swapaxes(share, -1, -2)
+    d_theta = np.einsum("...kn,...knp->...np", share, basis_jac)
+    return np.concatenate([d_logc, d_theta], axis=-1)
+
+
+def value_and_grad(law: Law, objective: Objective, z: np.ndarray, features: Mapping[str, np.ndarray],
+                   log_loss: np.ndarray, weights: np.ndarray | None = None):
+    """Objective value (...,) and gradient (..., K + p) at z."""
+    log_pred, share = log_predict(law, z, features)
+    basis_jac = law.log_basis_jacobian(z[..., len(law.linear_names):], features)
+    r = log_pred - log_loss
+    w = 1.0 if weights is None else weights
+    value = np.sum(w * objective.rho(r), axis=-1)
+    psi = w * objective.psi(r)
+    jac = residual_jacobian(share, basis_jac)
+    grad = np.einsum("...n,...np->...p", psi, jac)
+    return value, grad
+
+
+def value(law: Law, objective: Objective, z: np.ndarray, features: Mapping[str, np.ndarray],
+          log_loss: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Objective value only, shape (...,)."""
+    log_pred, _ = log_predict(law, z, features)
+    w = 1.0 if weights is None else weights
+    return np.sum(w * objective.rho(log_pred - log_loss), axis=-1)
