@@ -44,7 +44,7 @@ class Fit:
     seconds: float = 0.0
 
     # -- predictions ---------------------------------------------------------------------------------
-    def predict(self, N: np.ndarray | float, D: np.ndarray | float) -> np.ndarray:  # noqa: N803
+    def predict(self, N: np.ndarray | float, D: np.ndarray | float) -> np.ndarray:
         """Predicted loss (nats/token) at parameters N and tokens D (broadcast together)."""
         n, d = np.broadcast_arrays(np.asarray(N, dtype=float), np.asarray(D, dtype=float))
         flat = self.law.predict(self.param_vector, {"N": n.ravel(), "D": d.ravel()})
@@ -210,13 +210,14 @@ def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = "chinchilla", obje
     if len(table) <= n_params:
         raise FitError(f"{len(table)} runs cannot determine {n_params} parameters")
     data = {c: table.df[c].to_numpy(float) for c in the_law.inputs}
-    the_objective, delta_source = _choose_objective(the_law, data, table.loss, w, objective, delta,
-                                                    grid_points)
+    the_objective, delta_source, first_pass = _choose_objective(the_law, data, table.loss, w, objective, delta,
+                                                                grid_points)
     problem = solver.Problem.build(the_law, data, table.loss, the_objective, w)
     if method == "varpro":
-        solution = solver.solve(problem, n_polish=n_starts, points=grid_points)
+        solution = solver.solve(problem, n_polish=n_starts, points=grid_points, extra_starts=first_pass)
         method_text = (f"variable-projection grid ({grid_points}^{len(the_law.nonlinear_names)} cells) + "
-                       f"Levenberg-Marquardt polish of the {solution.starts} best separated cells")
+                       f"Levenberg-Marquardt polish of the {n_starts} best separated cells"
+                       + (" and the first-pass optimum" if first_pass is not None else ""))
     elif method == "hoffmann-grid":
         solution = solver.solve_hoffmann_grid(problem)
         method_text = "L-BFGS-B from each of Hoffmann et al.'s 4,500 starts (reference)"
@@ -235,9 +236,9 @@ def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = "chinchilla", obje
 
 def _choose_objective(law, data, loss, weights, objective, delta, grid_points):
     if objective == "hoffmann" or delta == "hoffmann":
-        return obj.Objective("huber", obj.HOFFMANN_DELTA), "delta=1e-3 preset of Hoffmann et al. 2022"
+        return obj.Objective("huber", obj.HOFFMANN_DELTA), "delta=1e-3 preset of Hoffmann et al. 2022", None
     if objective == "ls":
-        return obj.Objective("ls"), "least squares"
+        return obj.Objective("ls"), "least squares", None
     if objective != "huber":
         raise ValueError(f"objective must be 'huber', 'hoffmann' or 'ls', not {objective!r}")
     if delta is None or delta == "auto":
@@ -246,8 +247,11 @@ def _choose_objective(law, data, loss, weights, objective, delta, grid_points):
         problem = solver.Problem.build(law, data, loss, obj.Objective("ls"), weights)
         log_pred, _ = obj.log_predict(law, first.z, problem.features)
         value = obj.robust_delta(log_pred - problem.log_loss)
-        return obj.Objective("huber", value), "automatic: 1.345 x MAD-sd of first-pass least-squares residuals"
-    return obj.Objective("huber", float(delta)), "given"
+        source = "automatic: 1.345 x MAD-sd of first-pass least-squares residuals"
+        if value <= obj.MIN_AUTO_DELTA:
+            source += f" (floored at {obj.MIN_AUTO_DELTA:g})"
+        return obj.Objective("huber", value), source, first.z[None, :]
+    return obj.Objective("huber", float(delta)), "given", None
 
 
 def _diagnose(problem: solver.Problem, solution: solver.Solution, law: Law,

@@ -21,6 +21,7 @@ from .laws.base import Law
 HOFFMANN_DELTA = 1e-3
 MAD_TO_SIGMA = 1.4826  # MAD of a normal sample x this = its standard deviation
 HUBER_EFFICIENCY = 1.345  # delta / sigma giving 95% efficiency under normal errors
+MIN_AUTO_DELTA = 1e-6  # 1 ppm of the loss: finer than any loss measurement; keeps noise-free data well posed
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,14 @@ class Objective:
 
 
 def robust_delta(log_residuals: np.ndarray) -> float:
-    """Automatic Huber scale: 1.345 x the MAD-estimated standard deviation of first-pass log residuals."""
+    """Automatic Huber scale: 1.345 x the MAD-estimated standard deviation of first-pass log residuals.
+
+    Floored at MIN_AUTO_DELTA: with (near) noise-free data the MAD is ~0, and a delta of 1e-12 would turn
+    the objective into a badly scaled L1 problem for no statistical gain.
+    """
     r = np.asarray(log_residuals, dtype=float)
     sigma = MAD_TO_SIGMA * np.median(np.abs(r - np.median(r)))
-    return float(HUBER_EFFICIENCY * max(sigma, 1e-12))
+    return float(max(HUBER_EFFICIENCY * sigma, MIN_AUTO_DELTA))
 
 
 def log_predict(law: Law, z: np.ndarray, features: Mapping[str, np.ndarray]):

@@ -31,6 +31,7 @@ GRID_POINTS = 16
 MAX_WIDENINGS = 8
 N_POLISH = 4
 SAME_OPTIMUM_RTOL = 1e-7
+STATIONARY_RTOL = 1e-4  # max |projected gradient| / objective value below which a stopped run is stationary
 MAX_ITER = 500
 FTOL = 1e-14
 
@@ -164,7 +165,7 @@ class BatchResult:
 
 
 def refine(problem: Problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter: int = MAX_ITER,
-           ftol: float = FTOL) -> BatchResult:
+           ftol: float = FTOL, same_problem: bool = False) -> BatchResult:
     """Damped Gauss-Newton (Levenberg-Marquardt) on the robust objective, for B problems at once.
 
     Each iteration builds the Jacobian of the log predictions (B, n, P), the curvature weights of the
@@ -172,9 +173,12 @@ def refine(problem: Problem, z0: np.ndarray, weights: np.ndarray | None = None, 
     system (J' W J + lambda diag) step = -J' psi for every row with one batched ``solve``. A step is kept
     only where it lowers that row's objective; lambda shrinks on success and grows on failure. Rows stop
     (and leave the active set) when two accepted steps in a row lower the objective by less than ``ftol``
-    relative, or when lambda exceeds 1e10 (no step of any length helps: machine precision).
+    relative (converged), or when lambda exceeds 1e10 (no step of any length helps): such a stalled row
+    is *not* reported as converged unless its last accepted steps also met the small-progress test.
 
     ``weights`` (B, n) are per-row observation weights (bootstrap multiplicities); default: the problem's.
+    ``same_problem=True`` says the rows are starts of one problem (not B problems): a row whose objective
+    is within SAME_OPTIMUM_RTOL of a converged row's has reached that optimum and retires as converged.
     """
     z = np.array(z0, dtype=float, copy=True)
     batch, n_par = z.shape
@@ -186,6 +190,7 @@ def refine(problem: Problem, z0: np.ndarray, weights: np.ndarray | None = None, 
     lam = np.full(batch, 1e-4)
     quiet = np.zeros(batch, dtype=int)
     done = np.zeros(batch, dtype=bool)
+    converged = np.zeros(batch, dtype=bool)
     n_iter = np.zeros(batch, dtype=int)
     eye = np.eye(n_par)
     law, objective, feats = problem.law, problem.objective, problem.features
@@ -213,9 +218,14 @@ def refine(problem: Problem, z0: np.ndarray, weights: np.ndarray | None = None, 
         lam[act] = np.where(better, np.maximum(lam[act] / 3.0, 1e-12), lam[act] * 4.0)
         quiet[act] = np.where(better & (gain < ftol), quiet[act] + 1, np.where(better, 0, quiet[act]))
         n_iter[act] += 1
-        done[act] = (quiet[act] >= 2) | (lam[act] > 1e10)
+        converged[act] = (quiet[act] >= 2) | ((lam[act] > 1e10) & (quiet[act] >= 1))
+        done[act] = converged[act] | (lam[act] > 1e10)
+        if same_problem and converged.any():
+            reached = f <= np.min(f[converged]) * (1 + SAME_OPTIMUM_RTOL)
+            converged |= reached
+            done |= reached
     _, grad = problem.value_and_grad(z, w_all)
-    return BatchResult(z=z, value=f, grad=grad, converged=done, n_iter=n_iter)
+    return BatchResult(z=z, value=f, grad=grad, converged=converged, n_iter=n_iter)
 
 
 def polish(problem: Problem, z0: np.ndarray, max_iter: int = 20000):
@@ -249,8 +259,12 @@ def projected_gradient(z: np.ndarray, grad: np.ndarray, bounds: list[tuple[float
     return g
 
 
-def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS) -> Solution:
-    """Global optimum: variable-projection grid (widened at edges), then polish of the best separated cells."""
+def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS,
+          extra_starts: np.ndarray | None = None) -> Solution:
+    """Global optimum: variable-projection grid (widened at edges), then polish of the best separated cells.
+
+    ``extra_starts`` (S, P) are polished alongside the grid's cells (e.g. a first-pass optimum).
+    """
     law = problem.law
     ranges = tuple(law.grid_range)
     limits = law.nonlinear_limits
@@ -269,7 +283,8 @@ def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS)
         ranges = tuple(new_ranges)
     edge = tuple(bool(best[j] in (0, shape[j] - 1)) for j in range(len(shape)))
     starts = separated_best(values, shape, n_polish)
-    batch = refine(problem, z_grid[starts])
+    z_starts = z_grid[starts] if extra_starts is None else np.vstack([z_grid[starts], extra_starts])
+    batch = refine(problem, z_starts, same_problem=True)
     order = np.argsort(batch.value, kind="stable")
     best = int(order[0])
     z_best, best_value = batch.z[best], float(batch.value[best])
@@ -279,7 +294,11 @@ def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS)
         z_alt, v_alt, res = polish(problem, z_best)
         if v_alt < best_value:
             z_best, best_value = z_alt, v_alt
-        converged, message, n_iter = bool(res.success), f"L-BFGS-B fallback: {res.message}", n_iter + res.nit
+        _, g_alt = problem.value_and_grad(z_best)
+        stationary = float(np.max(np.abs(projected_gradient(z_best, g_alt, problem.bounds())))) <= \
+            STATIONARY_RTOL * max(best_value, 1e-300)
+        converged = bool(res.success or stationary)
+        message, n_iter = f"L-BFGS-B fallback: {res.message}", n_iter + res.nit
     start_values = np.sort(batch.value)
     reached = int(np.sum(start_values <= best_value * (1 + SAME_OPTIMUM_RTOL) + 1e-300))
     _, grad = problem.value_and_grad(z_best)
@@ -289,7 +308,7 @@ def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS)
     at_bounds = tuple(names[j] for j, (lo, hi) in enumerate(bounds)
                       if np.isclose(z_best[j], lo, atol=1e-9) or np.isclose(z_best[j], hi, atol=1e-9))
     return Solution(z=z_best, value=best_value, grad=pgrad, converged=converged, message=message,
-                    n_iter=n_iter, n_evaluations=int(batch.n_iter.sum()), starts=len(starts),
+                    n_iter=n_iter, n_evaluations=int(batch.n_iter.sum()), starts=len(z_starts),
                     starts_at_optimum=reached, start_values=start_values, grid_range=ranges, grid_edge=edge,
                     at_bounds=at_bounds)
 
@@ -326,8 +345,9 @@ def solve_hoffmann_grid(problem: Problem, starts: np.ndarray | None = None) -> S
     values = np.array([r[0] for r in results])
     _, grad = problem.value_and_grad(z_best)
     pgrad = projected_gradient(z_best, grad, bounds)
-    return Solution(z=z_best, value=best_value, grad=pgrad, converged=bool(res_best.success),
-                    message=str(res_best.message), n_iter=int(res_best.nit),
+    stationary = float(np.max(np.abs(pgrad))) <= STATIONARY_RTOL * max(best_value, 1e-300)
+    return Solution(z=z_best, value=best_value, grad=pgrad, converged=bool(res_best.success or stationary),
+                    message=f"L-BFGS-B: {res_best.message}", n_iter=int(res_best.nit),
                     n_evaluations=int(sum(r[2].nfev for r in results)), starts=len(results),
                     starts_at_optimum=int(np.sum(values <= best_value * (1 + SAME_OPTIMUM_RTOL))),
                     start_values=values, grid_range=(), grid_edge=())

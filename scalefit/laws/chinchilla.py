@@ -38,7 +38,7 @@ class Chinchilla(Law):
         theta = np.asarray(theta, dtype=float)
         log_n, log_d = features["logN"], features["logD"]
         n = log_n.shape[0]
-        jac = np.zeros(theta.shape[:-1] + (3, n, 2))
+        jac = np.zeros((*theta.shape[:-1], 3, n, 2))
         jac[..., 1, :, 0] = -log_n
         jac[..., 2, :, 1] = -log_d
         return jac
@@ -49,7 +49,7 @@ class Chinchilla(Law):
         a = beta/(alpha+beta), b = alpha/(alpha+beta), G = (alpha A / (beta B))^(1/(alpha+beta)),
         N_opt(C) = G (C/6)^a, D_opt(C) = G^-1 (C/6)^b.
         """
-        e, a_coef, b_coef, alpha, beta = (params[k] for k in ("E", "A", "B", "alpha", "beta"))
+        _e, a_coef, b_coef, alpha, beta = (params[k] for k in ("E", "A", "B", "alpha", "beta"))
         total = alpha + beta
         with np.errstate(divide="ignore", invalid="ignore"):
             g = (alpha * a_coef / (beta * b_coef)) ** (1.0 / total)
