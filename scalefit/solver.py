@@ -259,6 +259,19 @@ def projected_gradient(z: np.ndarray, grad: np.ndarray, bounds: list[tuple[float
     return g
 
 
+def is_stationary(problem: Problem, z: np.ndarray, value: float) -> bool:
+    """Max |projected gradient| <= STATIONARY_RTOL x objective value: a point no descent direction improves."""
+    _, grad = problem.value_and_grad(z)
+    return float(np.max(np.abs(projected_gradient(z, grad, problem.bounds())))) <= \
+        STATIONARY_RTOL * max(value, 1e-300)
+
+
+def rescue(problem: Problem, z: np.ndarray) -> tuple[np.ndarray, float, bool]:
+    """L-BFGS-B from a point Levenberg-Marquardt stalled at; returns (z, value, converged)."""
+    z_alt, value, result = polish(problem, z)
+    return z_alt, value, bool(result.success or is_stationary(problem, z_alt, value))
+
+
 def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS,
           extra_starts: np.ndarray | None = None) -> Solution:
     """Global optimum: variable-projection grid (widened at edges), then polish of the best separated cells.
@@ -291,14 +304,10 @@ def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS,
     converged, message, n_iter = bool(batch.converged[best]), "Levenberg-Marquardt converged", \
         int(batch.n_iter[best])
     if not converged:  # fall back on L-BFGS-B from the best point; keep whichever is lower
-        z_alt, v_alt, res = polish(problem, z_best)
+        z_alt, v_alt, converged = rescue(problem, z_best)
         if v_alt < best_value:
             z_best, best_value = z_alt, v_alt
-        _, g_alt = problem.value_and_grad(z_best)
-        stationary = float(np.max(np.abs(projected_gradient(z_best, g_alt, problem.bounds())))) <= \
-            STATIONARY_RTOL * max(best_value, 1e-300)
-        converged = bool(res.success or stationary)
-        message, n_iter = f"L-BFGS-B fallback: {res.message}", n_iter + res.nit
+        message = "L-BFGS-B fallback after Levenberg-Marquardt stalled"
     start_values = np.sort(batch.value)
     reached = int(np.sum(start_values <= best_value * (1 + SAME_OPTIMUM_RTOL) + 1e-300))
     _, grad = problem.value_and_grad(z_best)
@@ -345,7 +354,7 @@ def solve_hoffmann_grid(problem: Problem, starts: np.ndarray | None = None) -> S
     values = np.array([r[0] for r in results])
     _, grad = problem.value_and_grad(z_best)
     pgrad = projected_gradient(z_best, grad, bounds)
-    stationary = float(np.max(np.abs(pgrad))) <= STATIONARY_RTOL * max(best_value, 1e-300)
+    stationary = is_stationary(problem, z_best, best_value)
     return Solution(z=z_best, value=best_value, grad=pgrad, converged=bool(res_best.success or stationary),
                     message=f"L-BFGS-B: {res_best.message}", n_iter=int(res_best.nit),
                     n_evaluations=int(sum(r[2].nfev for r in results)), starts=len(results),
