@@ -100,7 +100,7 @@ class Bootstrap:
         return out
 
     def summary(self) -> str:
-        pct = int(round(self.level * 100))
+        pct = round(self.level * 100)
         lines = [f"bootstrap: {len(self.replicates)} replicates ({self.scheme} scheme, seed {self.seed}); "
                  f"{self.failed} failed and excluded",
                  f"  {'quantity':<10}{'estimate':>13}{'se':>12}{f'{pct}% lo':>13}{f'{pct}% hi':>13}"]
