@@ -242,9 +242,8 @@ def _choose_objective(law, data, loss, weights, objective, delta, grid_points):
     if objective != "huber":
         raise ValueError(f"objective must be 'huber', 'hoffmann' or 'ls', not {objective!r}")
     if delta is None or delta == "auto":
-        first = solver.solve(solver.Problem.build(law, data, loss, obj.Objective("ls"), weights),
-                             points=grid_points)
         problem = solver.Problem.build(law, data, loss, obj.Objective("ls"), weights)
+        first = solver.solve(problem, points=grid_points)
         log_pred, _ = obj.log_predict(law, first.z, problem.features)
         value = obj.robust_delta(log_pred - problem.log_loss)
         source = "automatic: 1.345 x MAD-sd of first-pass least-squares residuals"
