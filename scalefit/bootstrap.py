@@ -182,9 +182,7 @@ def bootstrap(fit, n: int = 1000, scheme: str | None = None, level: float = 0.95
     ok = np.concatenate([r.converged for r in results])
     rescued = 0
     for i in np.flatnonzero(~ok):  # a stalled Levenberg-Marquardt row gets L-BFGS-B and a stationarity test
-        sub = solver.Problem(problem.law, problem.features, problem.log_loss, weights[i] * problem.weights,
-                             problem.objective)
-        z_alt, _, ok[i] = solver.rescue(sub, z[i])
+        z_alt, _, ok[i] = solver.rescue(problem.reweighted(weights[i]), z[i])
         z[i] = z_alt
         rescued += int(ok[i])
     checks = _verify_warm_start(problem, z, ok, weights, rng)
@@ -228,8 +226,7 @@ def _verify_warm_start(problem, z, ok, weights, rng) -> dict[str, Any]:
     picked = rng.choice(candidates, size=min(GLOBAL_CHECKS, candidates.size), replace=False)
     mismatches = []
     for i in picked:
-        w = weights[i] * problem.weights
-        sub = solver.Problem(problem.law, problem.features, problem.log_loss, w, problem.objective)
+        sub = problem.reweighted(weights[i])
         glob = solver.solve(sub)
         warm = float(sub.value(z[i]))
         if glob.value < warm * (1 - 1e-7):
@@ -240,8 +237,7 @@ def _verify_warm_start(problem, z, ok, weights, rng) -> dict[str, Any]:
 def _global_refits(problem, weights):
     zs, oks = [], []
     for w in weights:
-        sub = solver.Problem(problem.law, problem.features, problem.log_loss, w * problem.weights, problem.objective)
-        sol = solver.solve(sub)
+        sol = solver.solve(problem.reweighted(w))
         zs.append(sol.z)
         oks.append(sol.converged)
     return np.array(zs), np.array(oks)

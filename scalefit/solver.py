@@ -8,17 +8,18 @@ Knows laws and objectives; nothing about files, results or reports.
    normal equations), and the true objective is evaluated there.
 2. Widening: a best cell on the edge of the grid widens the grid on that side (up to the law's limits),
    so an edge value is never returned because the grid was too small.
-3. Polish: the best few cells that are not neighbours are each polished in all parameters with L-BFGS-B
-   on the analytic gradient, with tolerances scaled to the objective (scipy's defaults stop early on
-   objectives of order 1e-3: that is what made the original Chinchilla intervals too narrow). The best
-   polished point wins; how many starts reached it is reported.
+3. Polish: the best few cells that are not neighbours are polished together in all parameters by a
+   batched Levenberg-Marquardt on the analytic Jacobian (:func:`refine`), run to machine precision of the
+   objective (scipy's default L-BFGS-B tolerances stop early on objectives of order 1e-3: that is what
+   made the original Chinchilla intervals too narrow). A start that stalls gets L-BFGS-B with tight
+   tolerances and a stationarity test. The best polished point wins; how many starts reached it is reported.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.optimize import minimize
@@ -68,6 +69,10 @@ class Problem:
     def bounds(self) -> list[tuple[float, float]]:
         return [LOG_COEF_BOUNDS] * self.n_linear + list(self.law.nonlinear_limits)
 
+    def reweighted(self, multiplicity: np.ndarray) -> Problem:
+        """The same problem with every run's weight multiplied by ``multiplicity`` (n,) (a bootstrap draw)."""
+        return replace(self, weights=self.weights * multiplicity)
+
 
 @dataclass(frozen=True)
 class Solution:
@@ -111,7 +116,7 @@ def relative_lsq_coefficients(log_basis: np.ndarray, log_loss: np.ndarray, weigh
             idx = np.array(support)
             sub = gram[:, idx[:, None], idx[None, :]]
             with np.errstate(all="ignore"):
-                sol = np.linalg.solve(sub + 1e-300, rhs[:, idx, None])[..., 0] if size > 1 else \
+                sol = np.linalg.solve(sub, rhs[:, idx, None])[..., 0] if size > 1 else \
                     rhs[:, idx] / gram[:, idx, idx]
             rss = total - np.einsum("gk,gk->g", sol, rhs[:, idx])
             ok = np.all(sol > 0, axis=1) & np.isfinite(rss) & (rss < best_rss)
@@ -261,9 +266,24 @@ def projected_gradient(z: np.ndarray, grad: np.ndarray, bounds: list[tuple[float
 
 def is_stationary(problem: Problem, z: np.ndarray, value: float) -> bool:
     """Max |projected gradient| <= STATIONARY_RTOL x objective value: a point no descent direction improves."""
+    return _stationary(final_gradient(problem, z), value)
+
+
+def _stationary(pgrad: np.ndarray, value: float) -> bool:
+    return float(np.max(np.abs(pgrad))) <= STATIONARY_RTOL * max(value, 1e-300)
+
+
+def final_gradient(problem: Problem, z: np.ndarray) -> np.ndarray:
+    """Projected gradient of the objective at z (components pushing against an active bound are zero)."""
     _, grad = problem.value_and_grad(z)
-    return float(np.max(np.abs(projected_gradient(z, grad, problem.bounds())))) <= \
-        STATIONARY_RTOL * max(value, 1e-300)
+    return projected_gradient(z, grad, problem.bounds())
+
+
+def params_at_bounds(problem: Problem, z: np.ndarray) -> tuple[str, ...]:
+    """Names of the parameters whose internal value sits on a solver bound."""
+    names = problem.law.param_names
+    return tuple(names[j] for j, (lo, hi) in enumerate(problem.bounds())
+                 if np.isclose(z[j], lo, atol=1e-9) or np.isclose(z[j], hi, atol=1e-9))
 
 
 def rescue(problem: Problem, z: np.ndarray) -> tuple[np.ndarray, float, bool]:
@@ -298,8 +318,7 @@ def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS,
     starts = separated_best(values, shape, n_polish)
     z_starts = z_grid[starts] if extra_starts is None else np.vstack([z_grid[starts], extra_starts])
     batch = refine(problem, z_starts, same_problem=True)
-    order = np.argsort(batch.value, kind="stable")
-    best = int(order[0])
+    best = int(np.argmin(batch.value))
     z_best, best_value = batch.z[best], float(batch.value[best])
     converged, message, n_iter = bool(batch.converged[best]), "Levenberg-Marquardt converged", \
         int(batch.n_iter[best])
@@ -310,16 +329,10 @@ def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS,
         message = "L-BFGS-B fallback after Levenberg-Marquardt stalled"
     start_values = np.sort(batch.value)
     reached = int(np.sum(start_values <= best_value * (1 + SAME_OPTIMUM_RTOL) + 1e-300))
-    _, grad = problem.value_and_grad(z_best)
-    bounds = problem.bounds()
-    pgrad = projected_gradient(z_best, grad, bounds)
-    names = list(law.param_names)
-    at_bounds = tuple(names[j] for j, (lo, hi) in enumerate(bounds)
-                      if np.isclose(z_best[j], lo, atol=1e-9) or np.isclose(z_best[j], hi, atol=1e-9))
-    return Solution(z=z_best, value=best_value, grad=pgrad, converged=converged, message=message,
-                    n_iter=n_iter, n_evaluations=int(batch.n_iter.sum()), starts=len(z_starts),
+    return Solution(z=z_best, value=best_value, grad=final_gradient(problem, z_best), converged=converged,
+                    message=message, n_iter=n_iter, n_evaluations=int(batch.n_iter.sum()), starts=len(z_starts),
                     starts_at_optimum=reached, start_values=start_values, grid_range=ranges, grid_edge=edge,
-                    at_bounds=at_bounds)
+                    at_bounds=params_at_bounds(problem, z_best))
 
 
 def hoffmann_grid_starts(law: Law) -> np.ndarray:
@@ -352,11 +365,10 @@ def solve_hoffmann_grid(problem: Problem, starts: np.ndarray | None = None) -> S
     results.sort(key=lambda item: item[0])
     best_value, z_best, res_best = results[0]
     values = np.array([r[0] for r in results])
-    _, grad = problem.value_and_grad(z_best)
-    pgrad = projected_gradient(z_best, grad, bounds)
-    stationary = is_stationary(problem, z_best, best_value)
-    return Solution(z=z_best, value=best_value, grad=pgrad, converged=bool(res_best.success or stationary),
+    pgrad = final_gradient(problem, z_best)
+    return Solution(z=z_best, value=best_value, grad=pgrad,
+                    converged=bool(res_best.success or _stationary(pgrad, best_value)),
                     message=f"L-BFGS-B: {res_best.message}", n_iter=int(res_best.nit),
                     n_evaluations=int(sum(r[2].nfev for r in results)), starts=len(results),
                     starts_at_optimum=int(np.sum(values <= best_value * (1 + SAME_OPTIMUM_RTOL))),
-                    start_values=values, grid_range=(), grid_edge=())
+                    start_values=values, grid_range=(), grid_edge=(), at_bounds=params_at_bounds(problem, z_best))
