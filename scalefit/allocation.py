@@ -1,23 +1,11 @@
 """What a fitted law is for: extrapolation distance, compute-optimal and inference-aware allocation, regimes.
 
-All formulas are for the Chinchilla law L(N, D) = E + A/N^alpha + B/D^beta with training compute
-C = 6 N D FLOPs (N in parameters, D in tokens, L in nats/token). Functions take a parameter mapping
-{E, A, B, alpha, beta} whose values are floats or arrays (bootstrap replicates), and broadcast.
-
-Closed forms used (Hoffmann et al. 2022, eq. 4 and appendix D):
-
-* a = beta/(alpha+beta), b = alpha/(alpha+beta), G = (alpha A / (beta B))^(1/(alpha+beta));
-  N_opt(C) = G (C/6)^a, D_opt(C) = (C/6)^b / G.
-* On the frontier, L*(C) = E + K (C/6)^(-gamma) with gamma = alpha beta/(alpha+beta) and
-  K = A G^-alpha + B G^beta, so the compute that reaches a target loss L > E is
-  C(L) = 6 ((L - E)/K)^(-1/gamma).
-
-Inference-aware planning (Sardana et al. 2023, "Beyond Chinchilla-Optimal"): minimise the lifetime FLOPs
-6 N D + 2 N I (I = inference tokens served) subject to L(N, D) = target. Along the iso-loss curve,
-D(N) = (B / (target - E - A N^-alpha))^(1/beta); the optimum is the root in log N of
-d total / d N = 6 D (1 - alpha A N^-alpha / (beta R)) + 2 I, with R = target - E - A N^-alpha, which is
-increasing in N, so a bracketing root finder gets it to machine precision. At I = 0 this is exactly the
-Chinchilla optimum at C(target).
+Law-free here; the science is the law's. Compute-optimal allocation, its inverse and inference-aware plans
+come from the law's optional abilities (:class:`scalefit.laws.ComputeOptimal`, :class:`~scalefit.laws.Inverse`,
+:class:`~scalefit.laws.InferencePlan`); a law without the ability needed raises a FitError saying so.
+Functions take a parameter mapping whose values are floats or arrays (bootstrap replicates) and broadcast;
+``law=None`` means the default law (:data:`scalefit.laws.DEFAULT_LAW`). Training compute follows
+:mod:`scalefit.conventions` (C = 6ND by default), inference 2N FLOPs per token.
 """
 
 from __future__ import annotations
@@ -29,34 +17,61 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
+from . import conventions
 from .errors import ExtrapolationWarning, FitError
-from .laws.chinchilla import Chinchilla, compute_optimal
+from .laws import DEFAULT_LAW, ComputeOptimal, InferencePlan, Inverse, Law, get_law
 
 EXTRAPOLATION_THRESHOLD = 10.0  # warn when a prediction's compute, N or D exceeds this multiple of the data's
 REGIME_BAND = 2.0  # tokens per parameter within a factor 2 of the fitted optimum: "near compute-optimal"
 RULE_OF_THUMB_TOKENS_PER_PARAM = 20.0
-FLOPS_PER_TRAINING_TOKEN_PARAM = 6.0
-FLOPS_PER_INFERENCE_TOKEN_PARAM = 2.0
+FLOPS_PER_TRAINING_TOKEN_PARAM = conventions.FLOPS_PER_TOKEN_PARAM
+FLOPS_PER_INFERENCE_TOKEN_PARAM = conventions.INFERENCE_FLOPS_PER_TOKEN_PARAM
+
+ABILITIES = {ComputeOptimal: "compute-optimal allocation", Inverse: "an inverse (compute for a target loss)",
+             InferencePlan: "inference-aware planning"}
+
+
+def require(law: Law | None, ability: type, what: str | None = None) -> Law:
+    """``law`` (default: the default law) when it has ``ability``; else FitError naming what is missing."""
+    law = get_law(DEFAULT_LAW) if law is None else law
+    if not isinstance(law, ability):
+        raise FitError(f"the {law.name or type(law).__name__} law ({law.formula_text()}) has no "
+                       f"{ABILITIES.get(ability, ability.__name__)}" + (f", needed for {what}" if what else ""))
+    return law
 
 
 # -- extrapolation -------------------------------------------------------------------------------------------
-def data_maxima(N: np.ndarray, D: np.ndarray) -> dict[str, float]:
-    """Largest N, D and C = 6ND in the fitted data."""
-    N, D = np.asarray(N, float), np.asarray(D, float)
-    return {"N": float(N.max()), "D": float(D.max()), "C": float(np.max(6.0 * N * D))}
+def data_maxima(N_or_columns, D=None, flops_per_token_param: float = conventions.FLOPS_PER_TOKEN_PARAM
+                ) -> dict[str, float]:
+    """Largest N, D and C in the fitted data: ``data_maxima(N, D)`` or ``data_maxima({column: values})``.
 
-
-def extrapolation_distance(maxima: Mapping[str, float], N, D) -> dict[str, np.ndarray]:
-    """Ratios of each point's N, D and compute to the largest in the data, and the largest of the three.
-
-    Returns {N_ratio, D_ratio, C_ratio, distance}, each shaped like broadcast(N, D). A distance <= 1 means
-    no coordinate lies beyond the data (it may still be an interpolation gap).
+    C is taken from the data when given, else computed from N and D by the compute convention.
     """
-    n, d = np.broadcast_arrays(np.asarray(N, float), np.asarray(D, float))
-    out = {"N_ratio": n / maxima["N"], "D_ratio": d / maxima["D"], "C_ratio": 6.0 * n * d / maxima["C"]}
-    out["distance"] = np.maximum(np.maximum(out["N_ratio"], out["D_ratio"]), out["C_ratio"])
+    cols = dict(N_or_columns) if isinstance(N_or_columns, Mapping) else {"N": N_or_columns, "D": D}
+    cols = {k: np.asarray(v, float) for k, v in cols.items() if v is not None and k in ("N", "D", "C")}
+    out = {k: float(v.max()) for k, v in cols.items()}
+    if "C" not in cols and "N" in cols and "D" in cols:
+        out["C"] = float(np.max(conventions.training_compute(cols["N"], cols["D"], flops_per_token_param)))
+    return out
+
+
+def extrapolation_distance(maxima: Mapping[str, float], N_or_inputs, D=None,
+                           flops_per_token_param: float = conventions.FLOPS_PER_TOKEN_PARAM) -> dict[str, np.ndarray]:
+    """Ratios of each point's inputs (and compute) to the largest in the data, and the largest of them.
+
+    ``extrapolation_distance(maxima, N, D)`` or ``(maxima, {input: values})``. Returns {X_ratio for every
+    input X with a maximum, C_ratio when compute is known or follows from N and D, distance}, each shaped
+    like the broadcast inputs. A distance <= 1 means no coordinate lies beyond the data.
+    """
+    inputs = dict(N_or_inputs) if isinstance(N_or_inputs, Mapping) else {"N": N_or_inputs, "D": D}
+    names = [k for k in ("N", "D", "C") if k in inputs and inputs[k] is not None]
+    arrays = dict(zip(names, np.broadcast_arrays(*[np.asarray(inputs[k], float) for k in names]), strict=True))
+    if "C" not in arrays and "N" in arrays and "D" in arrays:
+        arrays["C"] = conventions.training_compute(arrays["N"], arrays["D"], flops_per_token_param)
+    out = {f"{k}_ratio": v / maxima[k] for k, v in arrays.items() if k in maxima}
+    ratios = list(out.values())
+    out["distance"] = np.maximum.reduce(ratios) if ratios else np.zeros(())
     return out
 
 
@@ -72,52 +87,48 @@ def warn_if_far(distance: np.ndarray, threshold: float | None, what: str = "pred
 
 
 # -- compute-optimal allocation --------------------------------------------------------------------------------
-def frontier_constants(params: Mapping[str, Any]) -> dict[str, Any]:
-    """gamma = alpha beta/(alpha+beta) and K with L*(C) = E + K (C/6)^-gamma."""
-    alpha, beta = np.asarray(params["alpha"], float), np.asarray(params["beta"], float)
-    g = Chinchilla().derived(params)["G"]
-    k = params["A"] * g ** (-alpha) + params["B"] * g ** beta
-    return {"gamma": alpha * beta / (alpha + beta), "K": k}
+def compute_optimal(params: Mapping[str, Any], compute, law: Law | None = None) -> dict[str, np.ndarray]:
+    """{N_opt, D_opt, tokens_per_param, L_opt} at compute C (FLOPs) through the law's ability."""
+    return require(law, ComputeOptimal).compute_optimal(params, compute)
 
 
-def compute_for_loss(params: Mapping[str, Any], target_loss) -> np.ndarray:
-    """Training compute C (FLOPs) whose compute-optimal model reaches ``target_loss`` (nats/token).
-
-    NaN where the target is at or below the irreducible loss E (unreachable at any compute).
-    """
-    const = frontier_constants(params)
-    excess = np.asarray(target_loss, float) - params["E"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        c = 6.0 * (excess / const["K"]) ** (-1.0 / const["gamma"])
-    return np.where(excess > 0, c, np.nan)
+def compute_for_loss(params: Mapping[str, Any], target_loss, law: Law | None = None) -> np.ndarray:
+    """Training compute C (FLOPs) whose compute-optimal model reaches ``target_loss``; NaN where unreachable."""
+    return require(law, Inverse).compute_for_loss(params, target_loss)["C"]
 
 
-def allocation_for_loss(params: Mapping[str, Any], target_loss) -> dict[str, np.ndarray]:
+def allocation_for_loss(params: Mapping[str, Any], target_loss, law: Law | None = None) -> dict[str, np.ndarray]:
     """Compute, N_opt, D_opt, tokens per parameter and L* of the cheapest training run reaching the target."""
-    c = compute_for_loss(params, target_loss)
-    return {"C": c, **compute_optimal(params, c)}
+    law = require(law, Inverse)
+    out = law.compute_for_loss(params, target_loss)
+    if "N_opt" not in out and isinstance(law, ComputeOptimal):
+        out = {**out, **law.compute_optimal(params, out["C"])}
+    return out
 
 
-def frontier(params: Mapping[str, float], compute) -> pd.DataFrame:
+def frontier(params: Mapping[str, float], compute, law: Law | None = None) -> pd.DataFrame:
     """The compute-optimal frontier: one row per compute C with N_opt, D_opt, tokens per parameter and L*."""
     c = np.atleast_1d(np.asarray(compute, float))
-    return pd.DataFrame({"C": c, **{k: np.asarray(v) for k, v in compute_optimal(params, c).items()}})
+    opt = compute_optimal(params, c, law)
+    return pd.DataFrame({"C": c, **{k: np.asarray(v) for k, v in opt.items()}})
 
 
 # -- regimes ---------------------------------------------------------------------------------------------------
-def regime(params: Mapping[str, float], N, D, band: float = REGIME_BAND) -> pd.DataFrame:
-    """Regime of runs or plans relative to the fitted optimum at their own compute C = 6ND.
+def regime(params: Mapping[str, float], N, D, band: float = REGIME_BAND, law: Law | None = None) -> pd.DataFrame:
+    """Regime of runs or plans relative to the fitted optimum at their own compute C.
 
     ``ratio`` = (D/N) / (D_opt/N_opt) at that compute: below 1/band "under-trained" (too few tokens for its
     size), above band "over-trained", otherwise "near compute-optimal". The 20-tokens-per-parameter rule of
     thumb is given beside it with the same band.
     """
+    law = require(law, ComputeOptimal, "regimes")
     n, d = np.broadcast_arrays(np.atleast_1d(np.asarray(N, float)), np.atleast_1d(np.asarray(D, float)))
-    opt = compute_optimal(params, 6.0 * n * d)
+    c = conventions.training_compute(n, d, law.flops_per_token_param)
+    opt = law.compute_optimal(params, c)
     tpp = d / n
     ratio = tpp / opt["tokens_per_param"]
     thumb = tpp / RULE_OF_THUMB_TOKENS_PER_PARAM
-    return pd.DataFrame({"N": n, "D": d, "C": 6.0 * n * d, "tokens_per_param": tpp,
+    return pd.DataFrame({"N": n, "D": d, "C": c, "tokens_per_param": tpp,
                          "optimal_tokens_per_param": opt["tokens_per_param"], "ratio_to_optimal": ratio,
                          "regime": _label(ratio, band), "rule_of_thumb_regime": _label(thumb, band)})
 
@@ -160,11 +171,11 @@ class Hardware:
 
 @dataclass(frozen=True)
 class Plan:
-    """An inference-aware training plan and the Chinchilla-optimal run that reaches the same loss.
+    """An inference-aware training plan and the compute-optimal run that reaches the same loss.
 
-    FLOPs are totals over the model's life: training 6ND, inference 2N x inference_tokens.
-    ``overtraining`` = (D/N) / (D/N at the Chinchilla optimum); ``flops_saved`` = total FLOPs of the
-    Chinchilla-optimal run (trained and then served the same tokens) minus this plan's.
+    FLOPs are totals over the model's life: training kND (k = 6 by default), inference 2N x inference_tokens.
+    ``overtraining`` = (D/N) / (D/N at the compute optimum); ``flops_saved`` = total FLOPs of the
+    compute-optimal run (trained and then served the same tokens) minus this plan's.
     """
 
     target_loss: float
@@ -174,9 +185,9 @@ class Plan:
     training_flops: float
     inference_flops: float
     total_flops: float
-    chinchilla_N: float
-    chinchilla_D: float
-    chinchilla_total_flops: float
+    compute_optimal_N: float
+    compute_optimal_D: float
+    compute_optimal_total_flops: float
     overtraining: float
     flops_saved: float
     flops_saved_fraction: float
@@ -191,51 +202,43 @@ class Plan:
         return {**asdict(self), "tokens_per_param": self.tokens_per_param}
 
 
-def plan_target(params: Mapping[str, float], target_loss: float | None, compute: float | None) -> float:
+def plan_target(params: Mapping[str, float], target_loss: float | None, compute: float | None,
+                law: Law | None = None) -> float:
     """A plan's target loss: given directly, or the compute-optimal loss L*(compute) of a training budget."""
     if (target_loss is None) == (compute is None):
         raise ValueError("give exactly one of target_loss and compute")
-    return float(target_loss) if target_loss is not None else float(compute_optimal(params, compute)["L_opt"])
+    if target_loss is not None:
+        return float(target_loss)
+    return float(compute_optimal(params, compute, law)["L_opt"])
+
+
+def reachable(params: Mapping[str, Any], target_loss, law: Law | None = None) -> np.ndarray:
+    """Whether any compute reaches ``target_loss`` (elementwise over parameter arrays)."""
+    return np.isfinite(compute_for_loss(params, target_loss, law))
 
 
 def plan(params: Mapping[str, float], target_loss: float, inference_tokens: float = 0.0,
-         hardware: Hardware | None = None) -> Plan:
-    """Minimise 6 N D + 2 N x inference_tokens subject to L(N, D) = target_loss (Sardana et al. 2023).
+         hardware: Hardware | None = None, law: Law | None = None) -> Plan:
+    """Minimise k N D + 2 N x inference_tokens subject to L(N, D) = target_loss (Sardana et al. 2023).
 
-    Raises FitError when the target is at or below the irreducible loss E.
+    Raises FitError when no compute reaches the target (e.g. at or below the irreducible loss E) or the
+    law cannot plan.
     """
-    e, a_coef, b_coef = float(params["E"]), float(params["A"]), float(params["B"])
-    alpha, beta = float(params["alpha"]), float(params["beta"])
+    law = require(law, InferencePlan, "inference-aware planning")
     target, tokens = float(target_loss), float(inference_tokens)
     if tokens < 0:
         raise ValueError(f"inference_tokens must be >= 0, not {tokens}")
-    if not target > e:
-        raise FitError(f"target loss {target:g} is not above the fitted irreducible loss E = {e:.6g}: "
+    if not bool(reachable(params, target, law)):
+        floor = f" E = {float(params['E']):.6g}" if "E" in params else ""
+        raise FitError(f"target loss {target:g} is not above the fitted irreducible loss{floor}: "
                        "no model of any size reaches it")
-    log_n_min = np.log(a_coef / (target - e)) / alpha  # below this N the target is out of reach at any D
-
-    def tokens_needed(log_n: float) -> tuple[float, float]:
-        margin = (target - e) - a_coef * np.exp(-alpha * log_n)
-        return (b_coef / margin) ** (1.0 / beta), margin
-
-    def slope(log_n: float) -> float:  # d total / d N (its sign is what matters)
-        d, margin = tokens_needed(log_n)
-        return 6.0 * d * (1.0 - alpha * a_coef * np.exp(-alpha * log_n) / (beta * margin)) + 2.0 * tokens
-
-    chin = allocation_for_loss(params, target)
-    lo = log_n_min + 1e-12 * max(1.0, abs(log_n_min))
-    hi = max(np.log(float(chin["N_opt"])), lo) + 1.0
-    while slope(hi) < 0:  # the optimum is never above the Chinchilla N; this is a guard only
-        hi += 1.0
-    while slope(lo) > 0:  # pragma: no cover - the slope tends to -inf at N_min
-        lo = log_n_min + (lo - log_n_min) / 10
-    log_n = brentq(slope, lo, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500)
-    n_plan = float(np.exp(log_n))
-    d_plan = float(tokens_needed(log_n)[0])
-    train = FLOPS_PER_TRAINING_TOKEN_PARAM * n_plan * d_plan
+    n_plan, d_plan = law.inference_optimal(params, target, tokens)
+    opt = allocation_for_loss(params, target, law)
+    k = law.flops_per_token_param
+    train = k * n_plan * d_plan
     infer = FLOPS_PER_INFERENCE_TOKEN_PARAM * n_plan * tokens
-    n_chin, d_chin = float(chin["N_opt"]), float(chin["D_opt"])
-    chin_total = FLOPS_PER_TRAINING_TOKEN_PARAM * n_chin * d_chin + FLOPS_PER_INFERENCE_TOKEN_PARAM * n_chin * tokens
+    n_opt, d_opt = float(opt["N_opt"]), float(opt["D_opt"])
+    opt_total = k * n_opt * d_opt + FLOPS_PER_INFERENCE_TOKEN_PARAM * n_opt * tokens
     total = train + infer
     hours = cost = None
     if hardware is not None:
@@ -244,7 +247,7 @@ def plan(params: Mapping[str, float], target_loss: float, inference_tokens: floa
         cost = {"training": hardware.cost(train), "inference": hardware.cost(infer, inference=True)}
         cost["total"] = None if cost["training"] is None else cost["training"] + cost["inference"]
     return Plan(target_loss=target, inference_tokens=tokens, N=n_plan, D=d_plan, training_flops=train,
-                inference_flops=infer, total_flops=total, chinchilla_N=n_chin, chinchilla_D=d_chin,
-                chinchilla_total_flops=chin_total, overtraining=(d_plan / n_plan) / (d_chin / n_chin),
-                flops_saved=chin_total - total, flops_saved_fraction=(chin_total - total) / chin_total,
+                inference_flops=infer, total_flops=total, compute_optimal_N=n_opt, compute_optimal_D=d_opt,
+                compute_optimal_total_flops=opt_total, overtraining=(d_plan / n_plan) / (d_opt / n_opt),
+                flops_saved=opt_total - total, flops_saved_fraction=(opt_total - total) / opt_total,
                 hours=hours, cost=cost)

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import allocation, intervals, solver
-from .errors import ScalefitWarning
-from .resampling import Replicates, run_replicates, to_public
+from . import allocation, intervals
+from .errors import FitError, ScalefitWarning
+from .laws import ComputeOptimal
+from .resampling import Replicates
 
 FEW_GROUPS = 8
 SCHEMES = ("cluster", "pairs", "residual")
@@ -91,22 +92,24 @@ class Bootstrap:
             out[name] = {k: float(v) for k, v in row.items()}
         return out
 
-    def predict(self, N, D, method: str | None = None,
-                threshold: float | None = allocation.EXTRAPOLATION_THRESHOLD) -> dict[str, np.ndarray]:
-        """Loss at (N, D) with its interval and extrapolation distance.
+    def predict(self, *args: Any, method: str | None = None,
+                threshold: float | None = allocation.EXTRAPOLATION_THRESHOLD, **inputs: Any) -> dict[str, np.ndarray]:
+        """Loss at the law's inputs (``predict(N, D)``, keywords or a mapping) with interval and distance.
 
-        Returns {estimate, lo, hi, se, N_ratio, D_ratio, C_ratio, distance}, each shaped like
-        broadcast(N, D); warns (ExtrapolationWarning) past ``threshold`` x the data's largest N, D or C.
+        Returns {estimate, lo, hi, se, <input>_ratio, C_ratio, distance}, each shaped like the broadcast
+        inputs; warns (ExtrapolationWarning) past ``threshold`` x the data's largest input or compute.
         """
-        n, d = np.broadcast_arrays(np.asarray(N, float), np.asarray(D, float))
-        distance = self.fit.extrapolation(n, d)
+        x = self.fit.bind(args, inputs)
+        shape = next(iter(x.values())).shape
+        distance = self.fit.extrapolation(x)
         allocation.warn_if_far(distance["distance"], threshold)
         law = self.fit.law
+        flat = {k: v.ravel() for k, v in x.items()}
 
         def loss(p):
             scalar = np.ndim(p[self.names[0]]) == 0
             vec = np.stack([np.ravel(p[k]) for k in self.names], axis=-1)
-            out = law.predict(vec, {"N": n.ravel(), "D": d.ravel()}).reshape((-1, *n.shape))
+            out = law.predict(vec, flat).reshape((-1, *shape))
             return out[0] if scalar else out
 
         return {**self.interval(loss, method), **distance}
@@ -114,16 +117,20 @@ class Bootstrap:
     def compute_for_loss(self, target_loss, method: str | None = None) -> dict[str, dict[str, np.ndarray]]:
         """Compute (and N_opt, D_opt, tokens_per_param) reaching ``target_loss``, with intervals.
 
-        Replicates whose E is at or above the target cannot reach it at any compute; they count as
-        infinite compute, so the upper end is infinite when more than (1 - level)/2 of them do.
+        Replicates that cannot reach the target at any compute (e.g. E at or above it) count as infinite
+        compute, so the upper end is infinite when more than (1 - level)/2 of them do.
         """
+        law = self.fit.law
+        keys = [k for k in ("C", "N_opt", "D_opt", "tokens_per_param")
+                if k in allocation.allocation_for_loss(self.fit.params, target_loss, law)]
+
         def quantity(key):
             def fn(p):
-                value = allocation.allocation_for_loss(p, target_loss)[key]
+                value = allocation.allocation_for_loss(p, target_loss, law)[key]
                 return np.where(np.isnan(value), np.inf, value)
             return fn
 
-        return {key: self.interval(quantity(key), method) for key in ("C", "N_opt", "D_opt", "tokens_per_param")}
+        return {key: self.interval(quantity(key), method) for key in keys}
 
     def frontier(self, compute, method: str | None = None) -> pd.DataFrame:
         """Compute-optimal frontier over compute C with intervals: columns C, then estimate/lo/hi for
@@ -139,34 +146,34 @@ class Bootstrap:
         """Inference-aware plan with percentile intervals on N, D, tokens per parameter, over-training
         and FLOPs saved: {plan: Plan, intervals: {quantity: {estimate, lo, hi}}, unreachable: int}.
 
-        The target is held fixed across replicates (a plan is for a quality bar); replicates whose E
-        is at or above it are counted as ``unreachable`` and left out.
+        The target is held fixed across replicates (a plan is for a quality bar); replicates that cannot
+        reach it at any compute are counted as ``unreachable`` and left out.
         """
+        law = self.fit.law
         point = self.fit.plan(target_loss, inference_tokens, compute, hardware)
-        target = allocation.plan_target(self.fit.params, target_loss, compute)
+        target = allocation.plan_target(self.fit.params, target_loss, compute, law)
         keys = ("N", "D", "tokens_per_param", "overtraining", "flops_saved_fraction", "total_flops")
-        rows, unreachable = [], 0
-        for rep in self.replicates:
+        ok = allocation.reachable(self.params(), target, law)
+        rows = []
+        for rep in self.replicates[ok]:
             params = dict(zip(self.names, rep, strict=True))
-            if params["E"] >= target:
-                unreachable += 1
+            try:
+                result = allocation.plan(params, target, inference_tokens, law=law).to_dict()
+            except FitError:
                 continue
-            result = allocation.plan(params, target, inference_tokens).to_dict()
             rows.append([result[k] for k in keys])
-        values = np.array(rows)
+        values = np.array(rows).reshape(-1, len(keys))
         out = {}
         for j, key in enumerate(keys):
             lo, hi = self.percentile(values[:, j]) if len(values) > 1 else (np.nan, np.nan)
             out[key] = {"estimate": point.to_dict()[key], "lo": float(lo), "hi": float(hi)}
-        return {"plan": point, "intervals": out, "unreachable": unreachable}
+        return {"plan": point, "intervals": out, "unreachable": int(len(self.replicates) - len(rows))}
 
     def optimal(self, compute, method: str | None = None) -> dict[str, dict[str, np.ndarray]]:
         """N_opt, D_opt, tokens_per_param, L_opt at compute C (FLOPs) with intervals:
-        {quantity: {estimate, lo, hi, se}}, each shaped like C."""
-        from .laws.chinchilla import compute_optimal
-
-        self.fit._require_chinchilla("compute-optimal allocation")
-        return {key: self.interval(lambda p, key=key: compute_optimal(p, compute)[key], method)
+        {quantity: {estimate, lo, hi, se}}, each shaped like C. FitError for a law without allocation."""
+        law = allocation.require(self.fit.law, ComputeOptimal)
+        return {key: self.interval(lambda p, key=key: law.compute_optimal(p, compute)[key], method)
                 for key in ("N_opt", "D_opt", "tokens_per_param", "L_opt")}
 
     def apply(self, fn: Callable[[dict[str, float]], Any]) -> np.ndarray:
@@ -261,13 +268,13 @@ def bootstrap(fit, n: int = 1000, scheme: str | None = None, level: float = 0.95
     if int(n) < 2:
         raise ValueError(f"n must be at least 2 replicates, not {n}")
     rng = np.random.default_rng(seed)
-    data = {c: runs.df[c].to_numpy(float) for c in fit.law.inputs}
-    problem = solver.Problem.build(fit.law, data, runs.loss, fit.objective, fit.weights)
+    engine = fit.spec.engine
+    problem = engine.problem(fit.data, runs.loss, fit.objective, fit.weights)
     show = sys.stderr.isatty() if progress is None else progress
-    reps = run_replicates(problem, fit.solution.z, groups, int(n), scheme, rng, n_jobs, show)
-    public = to_public(problem, reps.z)
-    jack = None if reps.jackknife is None else to_public(problem, reps.jackknife)
-    messages = _warnings(problem, reps, groups, scheme, fit.solution.z, n)
+    reps = engine.replicates(problem, fit.solution.z, groups, int(n), scheme, rng, n_jobs, show)
+    public = engine.public(problem, reps.z)
+    jack = None if reps.jackknife is None else engine.public(problem, reps.jackknife)
+    messages = _warnings(engine.nonlinear_columns(problem), reps, groups, scheme, fit.solution.z, n)
     for message in messages:
         warnings.warn(message, ScalefitWarning, stacklevel=2)
     return Bootstrap(fit=fit, replicates=public[reps.ok], scheme=scheme, level=level, seed=seed, n_requested=n,
@@ -275,8 +282,7 @@ def bootstrap(fit, n: int = 1000, scheme: str | None = None, level: float = 0.95
                      warnings=tuple(messages), seconds=time.perf_counter() - started)
 
 
-def _warnings(problem, reps: Replicates, groups, scheme, z0, n) -> list[str]:
-    k = problem.n_linear
+def _warnings(nonlinear, reps: Replicates, groups, scheme, z0, n) -> list[str]:
     messages = []
     failed = int((~reps.ok).sum())
     if failed:
@@ -289,8 +295,9 @@ def _warnings(problem, reps: Replicates, groups, scheme, z0, n) -> list[str]:
         messages.append(f"runs share groups ({n_groups} groups for {len(groups)} runs) but the {scheme} scheme "
                         "treats them as independent: intervals are likely too narrow; use scheme='cluster'")
     ok = reps.ok
-    spread = np.std(reps.z[ok, k:], axis=0) if ok.sum() > 1 else np.zeros(reps.z.shape[1] - k)
-    if np.any(spread < 1e-8 * np.maximum(np.abs(z0[k:]), 1e-12)):
+    cols = np.arange(reps.z.shape[1])[nonlinear]
+    spread = np.std(reps.z[ok][:, cols], axis=0) if ok.sum() > 1 else np.zeros(cols.size)
+    if np.any(spread < 1e-8 * np.maximum(np.abs(z0[cols]), 1e-12)):
         messages.append("the replicate spread of an exponent is suspiciously close to zero: replicates may have "
                         "stopped at their start")
     return messages

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from . import datasets
 from .errors import ScalefitError
+from .laws import DEFAULT_LAW, LAWS
 from .record import optimal_row, plan_row, prediction_row, read_record, restore
 from .runs import RunTable, load_runs
 from .units import UnitError, parse_quantity
@@ -76,6 +77,13 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mirror", help=f"local mirror of public datasets (default ${datasets.MIRROR_ENV})")
 
 
+def law_argument(text: str) -> str:
+    """A registered law name or an import path ``module:attribute`` (checked when the law is built)."""
+    if text in LAWS or ":" in text:
+        return text
+    raise argparse.ArgumentTypeError(f"unknown law {text!r}; choose from {', '.join(LAWS)} or give module:attribute")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scalefit", description=__doc__.splitlines()[0], epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -99,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("source", nargs="?", default=DEFAULT_SOURCE, metavar="RUNS",
                      help=f"a run table file or a registered dataset name (default: the bundled {DEFAULT_SOURCE})")
     add_load_options(fit)
-    fit.add_argument("--law", default="chinchilla", choices=["chinchilla"])
+    fit.add_argument("--law", default=DEFAULT_LAW, type=law_argument, metavar="LAW",
+                     help=f"one of {', '.join(LAWS)}, or an import path module:attribute (default {DEFAULT_LAW})")
     fit.add_argument("--objective", default="huber", choices=["huber", "hoffmann", "ls"],
                      help="huber (automatic delta), hoffmann (Huber, delta=1e-3) or ls")
     fit.add_argument("--delta", type=float, help="Huber delta on log residuals (default: automatic)")
@@ -219,7 +228,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.delta is not None and args.objective != "huber":
         raise ScalefitError("--delta applies to --objective huber only")
     table = load_source(args.source, args)
-    result = fit_law(table, law=args.law, objective=args.objective, delta=args.delta)
+    result = fit_law(table, law=resolve_law(args.law), objective=args.objective, delta=args.delta)
     boot = None
     if args.bootstrap:
         boot = result.bootstrap(n=args.bootstrap, scheme=args.scheme, level=args.level, seed=args.seed,
@@ -233,6 +242,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
             print(boot.summary())
         print(f"report: {written / 'report.html'} (also report.md, fit.json, figures/)")
     return 0
+
+
+def resolve_law(text: str):
+    """The Law for a --law value; one clear error line when an import path does not resolve."""
+    from .laws import get_law
+
+    try:
+        return get_law(text)
+    except ValueError as exc:
+        raise ScalefitError(f"--law: {exc}") from None
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -296,8 +315,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         _print([record], True)
         return 0
     for key in ("target_loss", "inference_tokens", "N", "D", "tokens_per_param", "training_flops",
-                "inference_flops", "total_flops", "chinchilla_N", "chinchilla_D", "chinchilla_total_flops",
-                "overtraining", "flops_saved", "flops_saved_fraction"):
+                "inference_flops", "total_flops", "compute_optimal_N", "compute_optimal_D",
+                "compute_optimal_total_flops", "overtraining", "flops_saved", "flops_saved_fraction"):
         band = record.get("intervals", {}).get(key)
         extra = f"   [{band['lo']:.4g}, {band['hi']:.4g}]" if band else ""
         print(f"{key:<24}{record[key]:>14.6g}{extra}")

@@ -15,15 +15,14 @@ share u_g, which is exactly why the pairs scheme (rows independent) under-covers
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from . import intervals, solver
-from .laws.chinchilla import compute_optimal
-from .resampling import run_replicates, to_public
+from . import intervals
+from .laws import ComputeOptimal, Law
 
 VERIFY_PER_DATASET = 2  # global-method checks of warm-started replicates per simulated dataset and scheme
 
@@ -56,12 +55,19 @@ def simulate_log_losses(log_pred: np.ndarray, groups: np.ndarray, noise: dict[st
     return log_pred + between + within
 
 
-def coverage_quantities(names: tuple[str, ...], params: np.ndarray, compute: float) -> dict[str, np.ndarray]:
-    """The quantities whose coverage is checked, for parameter rows (B, P): {name: (B,)}."""
-    p = {name: params[:, j] for j, name in enumerate(names)}
-    opt = compute_optimal(p, compute)
-    return {"alpha": p["alpha"], "beta": p["beta"], "a": p["beta"] / (p["alpha"] + p["beta"]),
-            "L_opt(10x C_max)": opt["L_opt"], "N_opt(10x C_max)": opt["N_opt"], "E": p["E"]}
+def coverage_quantities(law: Law, params: np.ndarray, compute: float) -> dict[str, np.ndarray]:
+    """The quantities whose coverage is checked, for public parameter rows (B, P): {name: (B,)}.
+
+    Every free parameter, the law's derived quantities, and (for a law with compute-optimal allocation)
+    L_opt and N_opt at ``compute``.
+    """
+    p = {name: params[:, j] for j, name in enumerate(law.param_names)}
+    out = {name: p[name] for name in law.free_names}
+    out.update({k: np.broadcast_to(v, params.shape[:1]) for k, v in law.derived(p).items()})
+    if isinstance(law, ComputeOptimal) and set(law.inputs) == {"N", "D"}:
+        opt = law.compute_optimal(p, compute)
+        out.update({"L_opt(10x C_max)": opt["L_opt"], "N_opt(10x C_max)": opt["N_opt"]})
+    return out
 
 
 @dataclass(frozen=True)
@@ -138,18 +144,17 @@ def check_coverage(fit, R: int = 200, n: int = 200, seed: int | None = 0,
     scheme; intervals by every method in ``methods`` ("percentile", "bca"). Datasets are independent
     streams of one SeedSequence, so results are identical for any ``n_jobs``.
     """
-    fit._require_chinchilla("check_coverage")
     runs = fit.runs
     groups = runs.groups
-    data = {c: runs.df[c].to_numpy(float) for c in fit.law.inputs}
-    problem = solver.Problem.build(fit.law, data, runs.loss, fit.objective, fit.weights)
+    engine = fit.spec.engine
+    problem = engine.problem(fit.data, runs.loss, fit.objective, fit.weights)
     noise = estimate_noise(fit.residuals, groups)
-    compute = 10.0 * float(np.max(6.0 * runs.N * runs.D))
+    compute = 10.0 * float(fit.data_maxima.get("C", np.nan))
     truth_row = fit.param_vector[None, :]
-    truth = {k: float(v[0]) for k, v in coverage_quantities(fit.law.param_names, truth_row, compute).items()}
+    truth = {k: float(v[0]) for k, v in coverage_quantities(fit.law, truth_row, compute).items()}
     seeds = np.random.SeedSequence(seed).spawn(R)
     log_pred = np.log(fit.fitted)
-    args = (problem, log_pred, groups, noise, n, schemes, methods, level, compute)
+    args = (fit.spec, engine, problem, fit.data, log_pred, groups, noise, n, schemes, methods, level, compute)
     show = sys.stderr.isatty() if progress is None else progress
     if n_jobs == 1:
         from tqdm.auto import tqdm
@@ -173,24 +178,27 @@ def check_coverage(fit, R: int = 200, n: int = 200, seed: int | None = 0,
                     failed_datasets=R - len(good), failed_replicates=sum(r["failed"] for r in good))
 
 
-def _one_dataset(seed_seq, problem, log_pred, groups, noise, n, schemes, methods, level, compute):
-    """Simulate, fit and bootstrap one dataset; intervals {(scheme, method): (lo (Q,), hi (Q,))}."""
+def _one_dataset(seed_seq, spec, engine, problem, data, log_pred, groups, noise, n, schemes, methods, level, compute):
+    """Simulate, fit (through the spec's objective rule and engine) and bootstrap one dataset;
+    intervals {(scheme, method): (lo (Q,), hi (Q,))}."""
     rng = np.random.default_rng(seed_seq)
     y = simulate_log_losses(log_pred, groups, noise, 1, rng)[0]
-    sim = problem.reweighted(np.ones_like(y), y)
-    sol = solver.solve(sim)
+    loss = np.exp(y)
+    objective, _, first = spec.choose_objective(data, loss, problem.weights)
+    sim = replace(problem.reweighted(np.ones_like(y), y), objective=objective)
+    sol = engine.solve(sim, spec.n_starts, spec.grid_points, extra_starts=first, method=engine.kind)
     if not sol.converged:
         return None
-    names = problem.law.param_names
-    estimate = _stack(coverage_quantities(names, to_public(sim, sol.z[None, :]), compute))[0]
+    law = spec.law
+    estimate = _stack(coverage_quantities(law, engine.public(sim, sol.z[None, :]), compute))[0]
     out, failed = {}, 0
     for scheme in schemes:
-        reps = run_replicates(sim, sol.z, groups, n, scheme, rng, verify=VERIFY_PER_DATASET,
-                              jackknife="bca" in methods)
+        reps = engine.replicates(sim, sol.z, groups, n, scheme, rng, verify=VERIFY_PER_DATASET,
+                                 jackknife="bca" in methods)
         failed += int((~reps.ok).sum())
-        values = _stack(coverage_quantities(names, to_public(sim, reps.z[reps.ok]), compute))
+        values = _stack(coverage_quantities(law, engine.public(sim, reps.z[reps.ok]), compute))
         jack = None if reps.jackknife is None else \
-            _stack(coverage_quantities(names, to_public(sim, reps.jackknife), compute))
+            _stack(coverage_quantities(law, engine.public(sim, reps.jackknife), compute))
         for method in methods:
             out[(scheme, method)] = intervals.interval(values, level, method, estimate, jack)
     return {"intervals": out, "failed": failed}

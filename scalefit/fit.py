@@ -1,4 +1,4 @@
-"""fit() and the Fit result: runs -> solver -> parameters, derived quantities and diagnostics."""
+"""fit() and the Fit result: runs -> FitSpec -> solver -> parameters, derived quantities and diagnostics."""
 
 from __future__ import annotations
 
@@ -14,11 +14,10 @@ import pandas as pd
 from . import allocation, solver
 from . import objective as obj
 from .errors import ConvergenceWarning, DataError, FitError, ScalefitWarning
-from .laws import Law, get_law
-from .laws.chinchilla import compute_optimal
+from .laws import DEFAULT_LAW, ComputeOptimal, Inverse, Law, law_from_dict
 from .runs import RunTable, load_runs
+from .spec import FitSpec
 
-NEGLIGIBLE_SHARE = 1e-4  # a term contributing less than this fraction of every prediction is "absent"
 ILL_CONDITIONED = 1e12
 
 
@@ -26,9 +25,10 @@ ILL_CONDITIONED = 1e12
 class Fit:
     """A fitted law. Immutable; every number at full precision (round only when printing).
 
-    Attributes: ``law``, ``params`` (public parameters, e.g. E, A, B, alpha, beta), ``objective``,
-    ``delta_source`` (how the Huber delta was chosen), ``method``, ``solution`` (the solver's record),
-    ``runs`` (the RunTable fitted), ``diagnostics`` and ``warnings`` (text a user must see).
+    Attributes: ``law``, ``params`` (every public parameter, fixed ones included), ``objective``,
+    ``delta_source`` (how the Huber delta was chosen), ``method`` (text), ``solution`` (the solver's record,
+    internal parameters), ``runs`` (the RunTable fitted), ``diagnostics`` and ``warnings`` (text a user must
+    see), ``spec`` (the FitSpec that produced it: refit other runs with ``fit.spec.fit(runs)``).
     """
 
     law: Law
@@ -42,28 +42,63 @@ class Fit:
     diagnostics: dict[str, Any]
     warnings: tuple[str, ...] = field(default=())
     seconds: float = 0.0
+    spec: FitSpec | None = None
 
-    # -- predictions ---------------------------------------------------------------------------------
-    def predict(self, N: np.ndarray | float, D: np.ndarray | float,
-                threshold: float | None = allocation.EXTRAPOLATION_THRESHOLD) -> np.ndarray:
-        """Predicted loss (nats/token) at parameters N and tokens D (broadcast together).
+    def __post_init__(self) -> None:
+        if self.spec is None:
+            object.__setattr__(self, "spec", FitSpec(self.law))
 
-        Warns (ExtrapolationWarning) when N, D or 6ND exceeds ``threshold`` x the largest in the data
-        (None: never); :meth:`extrapolation` gives the distances themselves.
+    # -- inputs and predictions ------------------------------------------------------------------------------
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The law's inputs (run-table columns), e.g. ("N", "D")."""
+        return tuple(self.law.inputs)
+
+    def bind(self, args: tuple, kwargs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Positional values (in the law's input order), one mapping, or keywords -> broadcast input arrays."""
+        if len(args) == 1 and isinstance(args[0], Mapping):
+            kwargs = {**args[0], **kwargs}
+            args = ()
+        if len(args) > len(self.inputs):
+            raise TypeError(f"the law takes inputs {self.inputs}, got {len(args)} positional values")
+        values = dict(zip(self.inputs, args, strict=False)) | dict(kwargs)
+        missing = [k for k in self.inputs if k not in values]
+        extra = [k for k in values if k not in self.inputs]
+        if missing or extra:
+            raise TypeError(f"the law takes inputs {self.inputs}; missing {missing}, unexpected {extra}")
+        arrays = np.broadcast_arrays(*[np.asarray(values[k], dtype=float) for k in self.inputs])
+        return dict(zip(self.inputs, arrays, strict=True))
+
+    def predict(self, *args: Any, threshold: float | None = allocation.EXTRAPOLATION_THRESHOLD,
+                **inputs: Any) -> np.ndarray:
+        """Predicted loss (nats/token) at the law's inputs: ``predict(N, D)``, ``predict(N=..., D=...)`` or
+        ``predict({"C": ...})``; arrays broadcast.
+
+        Warns (ExtrapolationWarning) when an input or the compute exceeds ``threshold`` x the largest in the
+        data (None: never); :meth:`extrapolation` gives the distances themselves.
         """
-        n, d = np.broadcast_arrays(np.asarray(N, dtype=float), np.asarray(D, dtype=float))
-        allocation.warn_if_far(self.extrapolation(n, d)["distance"], threshold)
-        flat = self.law.predict(self.param_vector, {"N": n.ravel(), "D": d.ravel()})
-        return flat.reshape(n.shape)
+        x = self.bind(args, inputs)
+        allocation.warn_if_far(self.extrapolation(x)["distance"], threshold)
+        shape = next(iter(x.values())).shape
+        flat = self.law.predict(self.param_vector, {k: v.ravel() for k, v in x.items()})
+        return flat.reshape(shape)
 
-    def extrapolation(self, N, D) -> dict[str, np.ndarray]:
-        """{N_ratio, D_ratio, C_ratio, distance}: each point's N, D, 6ND over the largest in the data."""
-        return allocation.extrapolation_distance(self.data_maxima, N, D)
+    def extrapolation(self, *args: Any, **inputs: Any) -> dict[str, np.ndarray]:
+        """{<input>_ratio, C_ratio, distance}: each point's inputs and compute over the largest in the data."""
+        x = self.bind(args, inputs)
+        return allocation.extrapolation_distance(self.data_maxima, x,
+                                                 flops_per_token_param=self.law.flops_per_token_param)
 
     @property
     def data_maxima(self) -> dict[str, float]:
-        """Largest N, D and C = 6ND among the fitted runs."""
-        return allocation.data_maxima(self.runs.N, self.runs.D)
+        """Largest N, D and C (those the table has; C = kND when not given) among the fitted runs."""
+        cols = {k: self.runs.df[k].to_numpy(float) for k in ("N", "D", "C") if k in self.runs.df}
+        return allocation.data_maxima(cols, flops_per_token_param=self.law.flops_per_token_param)
+
+    @property
+    def data(self) -> dict[str, np.ndarray]:
+        """The law's inputs at every fitted run: {name: (n,)}."""
+        return {k: self.runs.df[k].to_numpy(float) for k in self.inputs}
 
     @property
     def param_vector(self) -> np.ndarray:
@@ -72,48 +107,52 @@ class Fit:
     @property
     def fitted(self) -> np.ndarray:
         """Predicted loss at every run, shape (n,)."""
-        return self.predict(self.runs.N, self.runs.D, threshold=None)
+        return self.law.predict(self.param_vector, self.data)
 
     @property
     def residuals(self) -> np.ndarray:
         """Log residuals log(predicted) - log(observed), shape (n,)."""
         return np.log(self.fitted) - np.log(self.runs.loss)
 
-    # -- derived quantities --------------------------------------------------------------------------
+    # -- derived quantities and the law's abilities -------------------------------------------------------------
     @property
     def derived(self) -> dict[str, float]:
-        """a = beta/(alpha+beta), b = alpha/(alpha+beta), G (see Chinchilla.derived)."""
-        return self.law.derived(self.params)
+        """The law's derived quantities (Chinchilla: a, b, G; Kaplan: a, b, gamma)."""
+        return {k: float(v) for k, v in self.law.derived(self.params).items()}
 
     def optimal(self, compute: np.ndarray | float) -> dict[str, np.ndarray]:
-        """Compute-optimal N_opt, D_opt, tokens_per_param and L_opt at compute C (FLOPs, C = 6ND)."""
-        self._require_chinchilla("compute-optimal allocation")
-        return compute_optimal(self.params, compute)
+        """Compute-optimal N_opt, D_opt, tokens_per_param and L_opt at compute C (FLOPs).
+
+        FitError when the law has no compute-optimal allocation (e.g. a law of N alone).
+        """
+        return allocation.require(self.law, ComputeOptimal).compute_optimal(self.params, compute)
 
     def compute_for_loss(self, target_loss) -> dict[str, np.ndarray]:
         """The cheapest training run reaching ``target_loss``: {C, N_opt, D_opt, tokens_per_param, L_opt}."""
-        self._require_chinchilla("the compute for a target loss")
-        return allocation.allocation_for_loss(self.params, target_loss)
+        return allocation.allocation_for_loss(self.params, target_loss, self.law)
 
     def frontier(self, compute) -> pd.DataFrame:
         """Compute-optimal frontier over an array of compute C (FLOPs)."""
-        self._require_chinchilla("the compute-optimal frontier")
-        return allocation.frontier(self.params, compute)
+        return allocation.frontier(self.params, compute, self.law)
 
     def plan(self, target_loss: float | None = None, inference_tokens: float = 0.0, compute: float | None = None,
              hardware: allocation.Hardware | None = None) -> allocation.Plan:
         """Inference-aware plan (Sardana et al. 2023) for a target loss, or for the loss that the
-        Chinchilla-optimal run at training budget ``compute`` reaches; see :func:`allocation.plan`."""
-        self._require_chinchilla("inference-aware planning")
-        return allocation.plan(self.params, allocation.plan_target(self.params, target_loss, compute),
-                               inference_tokens, hardware)
+        compute-optimal run at training budget ``compute`` reaches; see :func:`allocation.plan`."""
+        target = allocation.plan_target(self.params, target_loss, compute, self.law)
+        return allocation.plan(self.params, target, inference_tokens, hardware, self.law)
 
     def regimes(self, band: float = allocation.REGIME_BAND) -> pd.DataFrame:
         """Regime of every run (under-trained / near compute-optimal / over-trained) at its own compute."""
-        self._require_chinchilla("regimes")
-        table = allocation.regime(self.params, self.runs.N, self.runs.D, band)
+        table = allocation.regime(self.params, self.runs.N, self.runs.D, band, self.law)
         table.insert(0, "group", self.runs.groups)
         return table
+
+    @property
+    def has_allocation(self) -> bool:
+        """Whether the law allocates compute between N and D (ComputeOptimal and Inverse)."""
+        return isinstance(self.law, ComputeOptimal) and isinstance(self.law, Inverse) and \
+            set(self.inputs) == {"N", "D"}
 
     def n_opt(self, compute):
         return self.optimal(compute)["N_opt"]
@@ -127,10 +166,6 @@ class Fit:
     def loss_opt(self, compute):
         return self.optimal(compute)["L_opt"]
 
-    def _require_chinchilla(self, what: str) -> None:
-        if self.law.name != "chinchilla":
-            raise FitError(f"{what} is defined for the chinchilla law, not {self.law.name!r}")
-
     # -- uncertainty ---------------------------------------------------------------------------------
     def bootstrap(self, *args: Any, **kwargs: Any):
         """Bootstrapped uncertainty; see :func:`scalefit.bootstrap.bootstrap`."""
@@ -141,13 +176,16 @@ class Fit:
     # -- output --------------------------------------------------------------------------------------
     def summary(self) -> str:
         """A table a researcher can paste into a paper, then diagnostics and warnings."""
-        lines = [f"scalefit fit: L(N, D) = {self.law.formula}",
+        lines = [f"scalefit fit: L({', '.join(self.inputs)}) = {self.law.formula_text()}",
                  f"  data: {len(self.runs)} runs, {self.runs.n_groups} groups ({self.runs.provenance['source']})",
                  f"  objective: {self.objective.describe()} ({self.delta_source}), summed over runs",
                  f"  method: {self.method}; objective value {self.solution.value:.10g}", "",
                  f"  {'parameter':<12}{'estimate':>16}"]
+        specs = {sp.name: sp for sp in self.law.specs}
         for name in self.law.param_names:
-            lines.append(f"  {name:<12}{self.params[name]:>16.6g}")
+            sp = specs[name]
+            note = " (fixed)" if sp.fixed is not None else (f" (= {sp.tied})" if sp.tied is not None else "")
+            lines.append(f"  {name:<12}{self.params[name]:>16.6g}{note}")
         for name, value in self.derived.items():
             lines.append(f"  {name:<12}{value:>16.6g}")
         d = self.diagnostics
@@ -160,7 +198,8 @@ class Fit:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe record of the fit (parameters at full precision)."""
         return _json_safe({
-            "law": self.law.name, "formula": self.law.formula, "params": self.params,
+            "law": self.law.to_dict(), "formula": self.law.formula_text(), "inputs": list(self.inputs),
+            "spec": self.spec.to_dict(), "params": self.params,
             "derived": self.derived,
             "objective": {"kind": self.objective.kind, "delta": self.objective.delta if
                           self.objective.kind == "huber" else None, "delta_source": self.delta_source,
@@ -192,7 +231,9 @@ class Fit:
         objective = record["objective"]
         the_objective = obj.Objective("ls") if objective["kind"] == "ls" else \
             obj.Objective("huber", float(objective["delta"]))
-        return cls(law=get_law(record["law"]), params={k: float(v) for k, v in record["params"].items()},
+        law = law_from_dict(record["law"])
+        spec = FitSpec.from_dict(record["spec"]) if record.get("spec") else FitSpec(law)
+        return cls(law=law, spec=spec, params={k: float(v) for k, v in record["params"].items()},
                    objective=the_objective, delta_source=objective["delta_source"], method=record["method"],
                    solution=solution, runs=runs, weights=np.asarray(record["weights"], dtype=float),
                    diagnostics=dict(record["diagnostics"]), warnings=tuple(record["warnings"]),
@@ -204,15 +245,19 @@ class Fit:
         return pd.DataFrame({"estimate": values})
 
     def to_lmfit(self):
-        """The fitted parameters as ``lmfit.Parameters`` (public names, solver bounds)."""
+        """The fitted parameters as ``lmfit.Parameters`` (public names, the law's bounds; fixed and tied
+        parameters as lmfit constants and expressions)."""
         import lmfit
 
         params = lmfit.Parameters()
-        bounds = solver.LOG_COEF_BOUNDS
-        for name in self.law.linear_names:
-            params.add(name, value=self.params[name], min=float(np.exp(bounds[0])))
-        for name, (lo, hi) in zip(self.law.nonlinear_names, self.law.nonlinear_limits, strict=True):
-            params.add(name, value=self.params[name], min=lo, max=hi)
+        for sp in self.law.specs:
+            lo, hi = sp.bounds
+            if sp.linear and sp.log_scale:
+                lo = max(lo, float(np.exp(solver.LOG_COEF_BOUNDS[0])))
+            params.add(sp.name, value=self.params[sp.name], min=lo, max=hi, vary=sp.free)
+        for sp in self.law.specs:
+            if sp.tied is not None:
+                params[sp.name].expr = sp.tied
         return params
 
     def profile_intervals(self, sigmas: tuple[float, ...] = (1.0, 2.0)) -> dict[str, list[tuple[float, float]]]:
@@ -225,14 +270,12 @@ class Fit:
         """
         import lmfit
 
-        features = self.law.features({"N": self.runs.N, "D": self.runs.D})
+        data = self.data
         log_loss = np.log(self.runs.loss)
 
         def residual(p):
             vec = np.array([p[k].value for k in self.law.param_names])
-            coef, theta = self.law.split(vec)
-            pred = np.log(np.einsum("k,kn->n", coef, np.exp(self.law.log_basis(theta, features))))
-            r = pred - log_loss
+            r = self.law.log_predict(vec, data) - log_loss
             return np.sign(r) * np.sqrt(2.0 * self.weights * self.objective.rho(r))
 
         minimizer = lmfit.Minimizer(residual, self.to_lmfit())
@@ -240,9 +283,9 @@ class Fit:
         return lmfit.conf_interval(minimizer, result, sigmas=list(sigmas))
 
 
-def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = "chinchilla", objective: str = "huber",
-        delta: float | str | None = None, method: str = "varpro", weights: np.ndarray | None = None,
-        n_starts: int = solver.N_POLISH, grid_points: int = solver.GRID_POINTS) -> Fit:
+def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = DEFAULT_LAW, objective: str = "huber",
+        delta: float | str | None = None, method: str = "auto", weights: np.ndarray | None = None,
+        n_starts: int = solver.N_POLISH, grid_points: int | None = None) -> Fit:
     """Fit a scaling law to runs by a global, reproducible optimisation.
 
     Parameters
@@ -250,7 +293,9 @@ def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = "chinchilla", obje
     runs:
         A RunTable, or anything :func:`scalefit.load_runs` accepts.
     law:
-        ``"chinchilla"`` (E + A/N^alpha + B/D^beta) or a :class:`scalefit.laws.Law` instance.
+        A registered name (see :data:`scalefit.laws.LAWS`: the default E + A/N^alpha + B/D^beta, the same
+        without E or with alpha = beta, Kaplan's joint law, single-variable power laws), an import path
+        ``"module:attribute"`` (a Law or a function), or a :class:`scalefit.laws.Law` instance.
     objective:
         ``"huber"`` (on log residuals, summed) or ``"ls"`` (least squares on log residuals), or
         ``"hoffmann"`` = Huber with delta=1e-3 as in Hoffmann et al. 2022 and Besiroglu et al. 2024.
@@ -258,14 +303,22 @@ def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = "chinchilla", obje
         Huber threshold on log residuals. ``None``/``"auto"`` (default): 1.345 x the MAD-estimated sd of
         the residuals of a first-pass least-squares fit. ``"hoffmann"``: 1e-3. Or a number.
     method:
-        ``"varpro"`` (default): variable-projection grid + batched Levenberg-Marquardt polish.
+        ``"auto"`` (default): variable projection (grid with the linear coefficients solved exactly, then a
+        batched Levenberg-Marquardt polish) when the law is separable after fixing and tying, else the
+        general solver (multi-start grid + gradient polish). ``"varpro"``, ``"general"``, or
         ``"hoffmann-grid"``: L-BFGS-B from Hoffmann et al.'s 4,500 starts (slow; for replication).
     weights:
         Per-run weights (n,); default: the table's ``weight`` column, else 1.
     """
+    spec = FitSpec.make(law, objective, delta, method, n_starts, grid_points)
+    return fit_spec(spec, runs, weights)
+
+
+def fit_spec(spec: FitSpec, runs: RunTable | pd.DataFrame | str, weights: np.ndarray | None = None) -> Fit:
+    """Run a :class:`FitSpec` on runs: the one place a law is fitted."""
     started = time.perf_counter()
     table = runs if isinstance(runs, RunTable) else load_runs(runs)
-    the_law = get_law(law)
+    the_law = spec.law
     missing = [c for c in the_law.inputs if c not in table.df]
     if missing:
         raise DataError(f"{table.provenance['source']}: the {the_law.name} law needs columns {missing}")
@@ -273,61 +326,31 @@ def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = "chinchilla", obje
                    (table.weights if table.weights is not None else np.ones(len(table))), dtype=float)
     if w.shape != (len(table),):
         raise ValueError(f"weights must have shape ({len(table)},), not {w.shape}")
-    n_params = len(the_law.param_names)
+    n_params = len(the_law.free_names)
     if len(table) <= n_params:
         raise FitError(f"{len(table)} runs cannot determine {n_params} parameters")
     data = {c: table.df[c].to_numpy(float) for c in the_law.inputs}
-    the_objective, delta_source, first_pass = _choose_objective(the_law, data, table.loss, w, objective, delta,
-                                                                grid_points)
-    problem = solver.Problem.build(the_law, data, table.loss, the_objective, w)
-    if method == "varpro":
-        solution = solver.solve(problem, n_polish=n_starts, points=grid_points, extra_starts=first_pass)
-        method_text = (f"variable-projection grid ({grid_points}^{len(the_law.nonlinear_names)} cells) + "
-                       f"Levenberg-Marquardt polish of the {n_starts} best separated cells"
-                       + (" and the first-pass optimum" if first_pass is not None else ""))
-    elif method == "hoffmann-grid":
-        solution = solver.solve_hoffmann_grid(problem)
-        method_text = "L-BFGS-B from each of Hoffmann et al.'s 4,500 starts (reference)"
-    else:
-        raise ValueError(f"method must be 'varpro' or 'hoffmann-grid', not {method!r}")
-    coef, theta = np.exp(solution.z[: problem.n_linear]), solution.z[problem.n_linear:]
-    params = the_law.params_dict(np.concatenate([coef, theta]))
-    diagnostics, messages = _diagnose(problem, solution, the_law, data)
+    the_objective, delta_source, first_pass = spec.choose_objective(data, table.loss, w)
+    engine = spec.engine
+    problem = engine.problem(data, table.loss, the_objective, w)
+    solve_method = "hoffmann-grid" if spec.method == "hoffmann-grid" else engine.kind
+    solution = engine.solve(problem, spec.n_starts, spec.grid_points, extra_starts=first_pass, method=solve_method)
+    method_text = engine.describe(spec.n_starts, spec.grid_points, first_pass is not None, solve_method)
+    params = the_law.params_dict(engine.public(problem, solution.z))
+    diagnostics, messages = _diagnose(engine, problem, solution, the_law)
     for message in messages:
         category = ConvergenceWarning if "converge" in message else ScalefitWarning
-        warnings.warn(message, category, stacklevel=2)
+        warnings.warn(message, category, stacklevel=3)
     return Fit(law=the_law, params=params, objective=the_objective, delta_source=delta_source,
                method=method_text, solution=solution, runs=table, weights=w, diagnostics=diagnostics,
-               warnings=tuple(messages), seconds=time.perf_counter() - started)
+               warnings=tuple(messages), seconds=time.perf_counter() - started, spec=spec)
 
 
-def _choose_objective(law, data, loss, weights, objective, delta, grid_points):
-    if objective == "hoffmann" or delta == "hoffmann":
-        return obj.Objective("huber", obj.HOFFMANN_DELTA), "delta=1e-3 preset of Hoffmann et al. 2022", None
-    if objective == "ls":
-        return obj.Objective("ls"), "least squares", None
-    if objective != "huber":
-        raise ValueError(f"objective must be 'huber', 'hoffmann' or 'ls', not {objective!r}")
-    if delta is None or delta == "auto":
-        problem = solver.Problem.build(law, data, loss, obj.Objective("ls"), weights)
-        first = solver.solve(problem, points=grid_points)
-        log_pred, _ = obj.log_predict(law, first.z, problem.features)
-        value = obj.robust_delta(log_pred - problem.log_loss)
-        source = "automatic: 1.345 x MAD-sd of first-pass least-squares residuals"
-        if value <= obj.MIN_AUTO_DELTA:
-            source += f" (floored at {obj.MIN_AUTO_DELTA:g})"
-        return obj.Objective("huber", value), source, first.z[None, :]
-    return obj.Objective("huber", float(delta)), "given", None
-
-
-def _diagnose(problem: solver.Problem, solution: solver.Solution, law: Law,
-              data: Mapping[str, np.ndarray]) -> tuple[dict[str, Any], list[str]]:
+def _diagnose(engine, problem, solution: solver.Solution, law: Law) -> tuple[dict[str, Any], list[str]]:
     """Diagnostics dict and the warnings a user must see."""
     z = solution.z
-    k = problem.n_linear
-    log_pred, share = obj.log_predict(law, z, problem.features)
-    jac = obj.residual_jacobian(share, law.log_basis_jacobian(z[k:], problem.features))
-    r = log_pred - problem.log_loss
+    jac, absent = engine.jacobian(problem, z)
+    r = engine.log_residuals(problem, z)
     curvature = problem.weights * problem.objective.curvature(r)
     hess = jac.T @ (jac * curvature[:, None])
     with np.errstate(all="ignore"):
@@ -335,9 +358,9 @@ def _diagnose(problem: solver.Problem, solution: solver.Solution, law: Law,
         cov = np.linalg.pinv(hess)
         sd = np.sqrt(np.clip(np.diag(cov), 0, None))
         corr = cov / np.outer(sd, sd)
-    names = list(law.param_names)
-    max_share = share.max(axis=-1)
-    absent = [names[j] for j in range(k) if max_share[j] < NEGLIGIBLE_SHARE]
+    internal = engine.internal_names()
+    names = [n.removeprefix("log ") for n in internal]
+    shares = engine.max_share(problem, z)
     messages = []
     if not solution.converged:
         messages.append(f"the optimizer did not converge ({solution.message}; max |gradient| "
@@ -345,13 +368,16 @@ def _diagnose(problem: solver.Problem, solution: solver.Solution, law: Law,
     for name in absent:
         term = "the irreducible loss E" if name == "E" else f"the term with coefficient {name}"
         messages.append(f"{term} is negligible everywhere in the data ({name} -> 0, largest share of the "
-                        f"predicted loss {max_share[names.index(name)]:.2g}): the law reduces to fewer terms "
+                        f"predicted loss {shares[name]:.2g}): the law reduces to fewer terms "
                         "and the exponents that go with it are not identified")
-    nonlinear_at_limit = [n for n in solution.at_bounds if n in law.nonlinear_names]
+    specs = {sp.name: sp for sp in law.specs}
+    limits = {n: specs[n].bounds for n in names}
+    grid_names = engine.grid_names()
+    nonlinear_at_limit = [n for n in solution.at_bounds if n in grid_names or not specs[n].linear]
     for name in nonlinear_at_limit:
-        messages.append(f"{name} is at its hard limit {law.nonlinear_limits[law.nonlinear_names.index(name)]}")
+        messages.append(f"{name} is at its hard limit {limits[name]}")
     for j, at_edge in enumerate(solution.grid_edge):
-        name = law.nonlinear_names[j]
+        name = grid_names[j]
         if at_edge and name not in nonlinear_at_limit:
             messages.append(f"{name} is at the edge of the searched grid {solution.grid_range[j]} after widening")
     if cond > ILL_CONDITIONED and not absent:
@@ -362,11 +388,13 @@ def _diagnose(problem: solver.Problem, solution: solver.Solution, law: Law,
         "grad_norm": solution.grad_norm, "iterations": solution.n_iter,
         "starts": solution.starts, "starts_at_optimum": solution.starts_at_optimum,
         "start_values": solution.start_values.tolist(),
+        "grid_names": list(grid_names),
         "grid_range": [list(r) for r in solution.grid_range], "grid_edge": list(solution.grid_edge),
         "at_bounds": list(solution.at_bounds), "negligible_terms": absent,
         "condition_number": cond,
         "correlations": {a: {b: float(corr[i, j]) for j, b in enumerate(names)} for i, a in enumerate(names)},
-        "internal_parametrisation": [f"log {n}" for n in law.linear_names] + list(law.nonlinear_names),
+        "internal_parametrisation": internal,
+        "free_parameters": list(law.free_names),
         "n_runs": int(problem.log_loss.size),
     }
     return diagnostics, messages

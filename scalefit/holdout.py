@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import conventions
 from .errors import ExtrapolationWarning, FitError
 
 HOLDOUT_FRACTION = 0.1
@@ -71,10 +72,8 @@ def holdout_check(fit, fraction: float = HOLDOUT_FRACTION, n_boot: int = 200, se
     ``fraction`` of the runs (by compute, rounded up to whole groups) are held out. Raises FitError when
     too few runs would remain to fit the law.
     """
-    from .fit import fit as fit_law  # the check is a use of the API, like a user's script
-
     runs = fit.runs
-    compute = 6.0 * runs.N * runs.D
+    compute = conventions.training_compute(runs.N, runs.D, fit.law.flops_per_token_param)
     groups = runs.groups
     cut = np.quantile(compute, 1.0 - fraction)
     held_groups = np.unique(groups[compute >= cut])
@@ -82,15 +81,14 @@ def holdout_check(fit, fraction: float = HOLDOUT_FRACTION, n_boot: int = 200, se
     if (~held).sum() <= 2 * len(fit.law.param_names):
         raise FitError(f"holding out {held.sum()} of {len(runs)} runs leaves too few to fit")
     train_table = runs.subset(~held, reason=f"held-out check: top {fraction:.0%} of runs by compute held out")
-    objective = "ls" if fit.objective.kind == "ls" else "huber"
-    small = fit_law(train_table, law=fit.law, objective=objective,
-                    delta=None if objective == "ls" else fit.objective.delta)
+    small = fit.spec.fit(train_table)  # the same spec: an automatic delta is re-estimated, and says so
     boot = small.bootstrap(n=n_boot, seed=seed, scheme=scheme, progress=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExtrapolationWarning)
-        band = boot.predict(runs.N[held], runs.D[held], threshold=None)
+        inputs = {k: runs.df[k].to_numpy(float)[held] for k in fit.law.inputs}
+        band = boot.predict(inputs, threshold=None)
     observed = runs.loss[held]
-    pi_lo, pi_hi = _prediction_interval(small, boot, runs.N[held], runs.D[held], seed)
+    pi_lo, pi_hi = _prediction_interval(small, boot, inputs, seed)
     table = pd.DataFrame({"group": groups[held], "N": runs.N[held], "D": runs.D[held], "C": compute[held],
                           "loss": observed, "predicted": band["estimate"], "lo": band["lo"], "hi": band["hi"],
                           "inside": (band["lo"] <= observed) & (observed <= band["hi"]),
@@ -100,14 +98,14 @@ def holdout_check(fit, fraction: float = HOLDOUT_FRACTION, n_boot: int = 200, se
                         train_rows=~held, level=boot.level)
 
 
-def _prediction_interval(fit, boot, n: np.ndarray, d: np.ndarray, seed: int | None):
+def _prediction_interval(fit, boot, inputs: dict[str, np.ndarray], seed: int | None):
     """Percentile interval of replicate predictions times exp(noise), noise ~ N(0, sd_between^2 + sd_within^2)
     estimated from the small-run fit's residuals: where a single new run is expected to land."""
     from .coverage import estimate_noise
 
     noise = estimate_noise(fit.residuals, fit.runs.groups)
     sd = float(np.hypot(noise["sd_between"], noise["sd_within"]))
-    reps = fit.law.predict(boot.replicates, {"N": n, "D": d})  # (B, m), all replicates at once
+    reps = fit.law.predict(boot.replicates, inputs)  # (B, m), all replicates at once
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
     draws = np.log(reps) + rng.normal(0.0, sd, size=reps.shape)
     lo, hi = np.quantile(draws, [(1 - boot.level) / 2, (1 + boot.level) / 2], axis=0)

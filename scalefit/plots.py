@@ -14,6 +14,8 @@ import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.ticker import FormatStrFormatter
 
+from . import conventions
+
 #: Okabe & Ito (2008) colour-blind-safe palette
 OKABE_ITO = {"black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
              "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7"}
@@ -24,6 +26,15 @@ N_LABEL = "parameters N (count)"
 D_LABEL = "training tokens D (count)"
 PARAM_LABELS = {"E": "E (nats/token)", "A": "A (nats/token x N^alpha)", "B": "B (nats/token x D^beta)",
                 "alpha": "alpha (exponent of N, 1)", "beta": "beta (exponent of D, 1)"}
+
+
+def _compute(fit, n, d):
+    """Training compute (FLOPs) under the fit's compute convention."""
+    return conventions.training_compute(n, d, fit.law.flops_per_token_param)
+
+
+def _tokens(fit, c, n):
+    return conventions.tokens_for_compute(c, n, fit.law.flops_per_token_param)
 
 
 def _axes(ax=None, figsize=(6.4, 4.4)):
@@ -54,7 +65,7 @@ def loss_vs_compute(fit, boot=None, targets: Sequence[tuple[float, float]] = (),
     frontier L*(C) and its band; optional target points (N, D) with their predicted interval."""
     fig, ax = _axes(ax)
     runs = fit.runs
-    c_runs = 6.0 * runs.N * runs.D
+    c_runs = _compute(fit, runs.N, runs.D)
     norm = _size_norm(runs.N)
     cmap = plt.get_cmap(SIZE_CMAP)
     ax.scatter(c_runs, runs.loss, c=runs.N, cmap=SIZE_CMAP, norm=norm, s=14, edgecolors="none", zorder=3,
@@ -62,8 +73,8 @@ def loss_vs_compute(fit, boot=None, targets: Sequence[tuple[float, float]] = (),
     sizes = np.unique(runs.N)
     for n in sizes[np.unique(np.linspace(0, len(sizes) - 1, min(max_curves, len(sizes))).astype(int))]:
         d = np.geomspace(runs.D.min() / 2, runs.D.max() * 2, 80)
-        ax.plot(6 * n * d, fit.predict(n, d, threshold=None), color=cmap(norm(n)), lw=0.8, alpha=0.7)
-    c_hi = max(c_runs.max() * 30, *(6 * n * d * 1.5 for n, d in targets)) if targets else c_runs.max() * 30
+        ax.plot(_compute(fit, n, d), fit.predict(n, d, threshold=None), color=cmap(norm(n)), lw=0.8, alpha=0.7)
+    c_hi = max(c_runs.max() * 30, *(_compute(fit, n, d) * 1.5 for n, d in targets)) if targets else c_runs.max() * 30
     grid = np.geomspace(c_runs.min() / 2, c_hi, 120)
     ax.plot(grid, fit.optimal(grid)["L_opt"], color=OKABE_ITO["black"], lw=1.6, label="compute-optimal L*(C)")
     if boot is not None:
@@ -77,7 +88,7 @@ def loss_vs_compute(fit, boot=None, targets: Sequence[tuple[float, float]] = (),
         if boot is not None:
             b = boot.predict(n, d, threshold=None)
             yerr = [[est - float(b["lo"])], [float(b["hi"]) - est]]
-        ax.errorbar(6 * n * d, est, yerr=yerr, fmt="*", ms=11, color=OKABE_ITO["vermillion"], capsize=3,
+        ax.errorbar(_compute(fit, n, d), est, yerr=yerr, fmt="*", ms=11, color=OKABE_ITO["vermillion"], capsize=3,
                     zorder=4, label="target" if i == 0 else None)
     ax.set(xscale="log", yscale="log", xlabel=COMPUTE_LABEL, ylabel=LOSS_LABEL, title="Loss against compute")
     _plain_log_y(ax)
@@ -91,7 +102,7 @@ def isoflop(fit, boot=None, computes: Sequence[float] | None = None, ax=None, to
     ``tolerance`` of each budget, and the optimum with its N_opt interval."""
     fig, ax = _axes(ax)
     runs = fit.runs
-    c_runs = 6.0 * runs.N * runs.D
+    c_runs = _compute(fit, runs.N, runs.D)
     if computes is None:
         computes = np.geomspace(*np.quantile(c_runs, [0.1, 0.9]), 4)
     colours = [OKABE_ITO[k] for k in ("blue", "vermillion", "green", "purple", "orange", "sky")]
@@ -99,9 +110,9 @@ def isoflop(fit, boot=None, computes: Sequence[float] | None = None, ax=None, to
         colour = colours[i % len(colours)]
         opt = fit.optimal(c)
         n = float(opt["N_opt"]) * np.geomspace(1 / 30, 30, 120)
-        ax.plot(n, fit.predict(n, c / (6 * n), threshold=None), color=colour, lw=1.3, label=f"C = {c:.2g} FLOPs")
+        ax.plot(n, fit.predict(n, _tokens(fit, c, n), threshold=None), color=colour, lw=1.3, label=f"C = {c:.2g} FLOPs")
         if boot is not None:
-            band = boot.predict(n, c / (6 * n), threshold=None)
+            band = boot.predict(n, _tokens(fit, c, n), threshold=None)
             ax.fill_between(n, band["lo"], band["hi"], color=colour, alpha=0.2, lw=0)
         near = (c_runs > c / tolerance) & (c_runs < c * tolerance)
         ax.scatter(runs.N[near], runs.loss[near], color=colour, s=16, edgecolors="none", zorder=3)
@@ -122,7 +133,7 @@ def allocation(fit, boot=None, compute: Sequence[float] | None = None,
                references: Mapping[str, tuple[float, float]] | None = None, ax=None):
     """Plot 3: N_opt(C) and D_opt(C) with bands; ``references`` {name: (N, D)} are drawn at C = 6ND."""
     fig, ax = _axes(ax)
-    c_runs = 6.0 * fit.runs.N * fit.runs.D
+    c_runs = _compute(fit, fit.runs.N, fit.runs.D)
     grid = np.geomspace(c_runs.min(), c_runs.max() * 1e3, 120) if compute is None else np.asarray(compute, float)
     opt = fit.optimal(grid)
     band = boot.optimal(grid) if boot is not None else None
@@ -132,9 +143,9 @@ def allocation(fit, boot=None, compute: Sequence[float] | None = None,
         if band is not None:
             ax.fill_between(grid, band[key]["lo"], band[key]["hi"], color=colour, alpha=0.25, lw=0)
     for name, (n, d) in (references or {}).items():
-        ax.scatter([6 * n * d] * 2, [n, d], marker="D", color=[OKABE_ITO["blue"], OKABE_ITO["vermillion"]], s=30,
-                   edgecolors="black", zorder=4)
-        ax.annotate(name, (6 * n * d, n), textcoords="offset points", xytext=(5, -10), fontsize=8)
+        ax.scatter([_compute(fit, n, d)] * 2, [n, d], marker="D", color=[OKABE_ITO["blue"], OKABE_ITO["vermillion"]],
+                   s=30, edgecolors="black", zorder=4)
+        ax.annotate(name, (_compute(fit, n, d), n), textcoords="offset points", xytext=(5, -10), fontsize=8)
     ax.axvline(c_runs.max(), color=OKABE_ITO["sky"], ls=":", lw=1, label="largest run")
     ax.set(xscale="log", yscale="log", xlabel=COMPUTE_LABEL, ylabel="parameters or tokens (count)",
            title="Compute-optimal allocation")
@@ -156,7 +167,7 @@ def residuals(fit, axes=None):
     axes[0].set(xlabel=f"observed {LOSS_LABEL}", ylabel=f"predicted {LOSS_LABEL}", title="Parity", xlim=lim,
                 ylim=lim)
     axes[0].legend(fontsize=8)
-    c_runs = 6.0 * runs.N * runs.D
+    c_runs = _compute(fit, runs.N, runs.D)
     axes[1].axhline(0.0, color=OKABE_ITO["black"], lw=1)
     if fit.objective.kind == "huber":
         for sign in (-1, 1):
@@ -209,7 +220,7 @@ def holdout(check, ax=None):
     """Plot 6: fit on the smaller runs, predict the held-out largest with their band and prediction interval."""
     fig, ax = _axes(ax)
     fit = check.fit
-    c_train = 6.0 * fit.runs.N * fit.runs.D
+    c_train = _compute(fit, fit.runs.N, fit.runs.D)
     ax.scatter(c_train, fit.runs.loss, s=10, color="0.6", edgecolors="none", label="runs fitted")
     t = check.table
     ax.errorbar(t["C"], t["predicted"], yerr=[t["predicted"] - t["pi_lo"], t["pi_hi"] - t["predicted"]],

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import allocation
+from . import allocation, conventions
 from .bootstrap import Bootstrap
 from .errors import ExtrapolationWarning, ScalefitError
 from .fit import Fit, _json_safe
@@ -115,7 +115,7 @@ def answers(results: Results) -> dict[str, Any]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExtrapolationWarning)  # distances are reported in the table instead
         out["predictions"] = [prediction_row(fit, boot, n, d) for n, d in req.targets]
-        if fit.law.name == "chinchilla":
+        if fit.has_allocation:
             out["optimal"] = [optimal_row(fit, boot, c) for c in req.computes]
             hardware = allocation.Hardware(**req.hardware) if req.hardware else None
             for spec in req.plans:
@@ -128,7 +128,8 @@ def answers(results: Results) -> dict[str, Any]:
 def prediction_row(fit: Fit, boot: Bootstrap | None, n: float, d: float,
                    threshold: float | None = allocation.EXTRAPOLATION_THRESHOLD) -> dict[str, Any]:
     """Loss at (N, D), its interval (with a bootstrap), extrapolation distances and regime: one table row."""
-    row = {"N": n, "D": d, "C": 6 * n * d, "loss": float(fit.predict(n, d, threshold=threshold)),
+    c = float(conventions.training_compute(n, d, fit.law.flops_per_token_param))
+    row = {"N": n, "D": d, "C": c, "loss": float(fit.predict(n, d, threshold=threshold)),
            **{k: float(v) for k, v in fit.extrapolation(n, d).items()}, "regime": fit_regime(fit, n, d)}
     if boot is not None:
         band = boot.predict(n, d, threshold=None)
@@ -157,7 +158,7 @@ def plan_row(fit: Fit, boot: Bootstrap | None, target_loss: float | None, comput
 
 
 def fit_regime(fit: Fit, n: float, d: float) -> str:
-    if fit.law.name != "chinchilla":
+    if not fit.has_allocation:
         return "n/a"
     return str(allocation.regime(fit.params, n, d)["regime"].iloc[0])
 

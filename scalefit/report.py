@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import html
+import inspect
 import os
 import shutil
 import warnings
@@ -186,8 +187,15 @@ def _data_section(record: dict[str, Any]) -> Section:
 
 
 def _form_section(fit) -> Section:
-    return Section("Functional form", [f"L(N, D) = {fit.law.formula} (law `{fit.law.name}`), N in parameters, "
-                                       "D in training tokens, L in nats/token; training compute C = 6ND FLOPs."])
+    k = fit.law.flops_per_token_param
+    units = {"N": "N in parameters", "D": "D in training tokens", "C": "C in FLOPs"}
+    specs = "; ".join(f"{s.name}" + (f" [{s.unit}]" if s.unit else "")
+                      + (f" fixed at {s.fixed:g}" if s.fixed is not None else f" = {s.tied}" if s.tied else "")
+                      for s in fit.law.specs)
+    return Section("Functional form", [
+        f"L({', '.join(fit.inputs)}) = {fit.law.formula_text()} (law `{fit.law.name}`), "
+        + ", ".join(units.get(x, x) for x in fit.inputs) + f", L in nats/token; training compute C = {k:g}ND FLOPs.",
+        f"Parameters: {specs}."])
 
 
 def _optimizer_section(fit) -> Section:
@@ -196,8 +204,8 @@ def _optimizer_section(fit) -> Section:
         f"Objective: {fit.objective.describe()} ({fit.delta_source}), summed over runs; value at the optimum "
         f"{fit.solution.value:.10g}.",
         f"Optimizer and initialisation: {fit.method}. Grid searched over exponents: "
-        + ", ".join(f"{n} in [{lo:.4g}, {hi:.4g}]" for n, (lo, hi) in zip(fit.law.nonlinear_names, d["grid_range"],
-                                                                           strict=False)) + ".",
+        + ", ".join(f"{n} in [{lo:.4g}, {hi:.4g}]" for n, (lo, hi) in zip(d.get("grid_names", fit.law.nonlinear_names),
+                                                                           d["grid_range"], strict=False)) + ".",
         f"Converged: {d['converged']} ({d['message']}); max |gradient| {d['grad_norm']:.3g}; "
         f"{d['starts_at_optimum']} of {d['starts']} polished starts reached the same optimum."])
 
@@ -223,8 +231,9 @@ def _derived_section(fit, boot, answers) -> Section:
     rows = [[k, _f(v, 6)] + ([_f(iv[k]["se"], 4), _f(iv[k]["lo"], 6), _f(iv[k]["hi"], 6)] if k in iv else
                              ["", "", ""]) for k, v in fit.derived.items()]
     tables = [(header, rows)]
-    paragraphs = ["a = beta/(alpha+beta), b = alpha/(alpha+beta), G = (alpha A/(beta B))^(1/(alpha+beta)); "
-                  "N_opt(C) = G (C/6)^a, D_opt(C) = (C/6)^b / G."]
+    doc = inspect.getdoc(type(fit.law).derived) or ""
+    paragraphs = [" ".join(doc.split("\n\n")[-1 if "Works elementwise" not in doc else 0].split())] \
+        if fit.derived else ["The law defines no derived quantities."]
     if answers["optimal"]:
         opt_rows = []
         for r in answers["optimal"]:
@@ -295,8 +304,8 @@ def _holdout_section(check) -> Section:
 
 
 def _regime_section(fit) -> Section:
-    if fit.law.name != "chinchilla":
-        return Section("Regimes of the runs", ["Defined for the chinchilla law only."])
+    if not fit.has_allocation:
+        return Section("Regimes of the runs", ["Not defined: the law has no compute-optimal allocation."])
     table = fit.regimes()
     counts = table.groupby(["regime", "rule_of_thumb_regime"]).size().reset_index(name="runs")
     rows = [[r.regime, r.rule_of_thumb_regime, str(r.runs)] for r in counts.itertuples()]
@@ -316,7 +325,7 @@ def _figures(results: Results, figure_dir: Path) -> dict[str, str]:
         "corner": (lambda: plots.corner(boot)) if boot is not None else None,
         "holdout": (lambda: plots.holdout(check)) if check is not None else None,
     }
-    if fit.law.name != "chinchilla":
+    if not fit.has_allocation:
         makers = {"residuals": makers["residuals"], "corner": makers["corner"]}
     images = {}
     with warnings.catch_warnings(), plt.style.context("default"):

@@ -66,8 +66,8 @@ def test_compute_for_loss_inverts_the_frontier(p, c):
 def test_inference_aware_plan(p, c, log_tokens):
     target = float(plausible(p, c)["L_opt"])
     zero = al.plan(p, target, 0.0)
-    assert zero.N == pytest.approx(zero.chinchilla_N, rel=1e-9)  # reduces to the Chinchilla optimum
-    assert zero.D == pytest.approx(zero.chinchilla_D, rel=1e-9)
+    assert zero.N == pytest.approx(zero.compute_optimal_N, rel=1e-9)  # reduces to the Chinchilla optimum
+    assert zero.D == pytest.approx(zero.compute_optimal_D, rel=1e-9)
     assert zero.training_flops == pytest.approx(c, rel=1e-9)
     assert loss(p, zero.N, zero.D) == pytest.approx(target, rel=1e-12)
     some = al.plan(p, target, 10.0 ** log_tokens)
