@@ -16,6 +16,7 @@ from __future__ import annotations
 from . import datasets
 from .allocation import Hardware, Plan
 from .bootstrap import Bootstrap
+from .compare import Comparison, compare
 from .coverage import Coverage, check_coverage
 from .errors import (
     ConvergenceWarning,
@@ -30,11 +31,13 @@ from .fit import Fit, fit
 from .holdout import HoldoutCheck, holdout_check
 from .report import report
 from .runs import RunTable, load_runs
+from .spec import FitSpec
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Bootstrap",
+    "Comparison",
     "ConvergenceWarning",
     "Coverage",
     "DataError",
@@ -42,6 +45,7 @@ __all__ = [
     "ExtrapolationWarning",
     "Fit",
     "FitError",
+    "FitSpec",
     "Hardware",
     "HoldoutCheck",
     "Plan",
@@ -50,6 +54,7 @@ __all__ = [
     "ScalefitWarning",
     "__version__",
     "check_coverage",
+    "compare",
     "datasets",
     "fit",
     "holdout_check",

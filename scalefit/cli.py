@@ -26,6 +26,7 @@ EXAMPLES = """examples:
   scalefit fit                                   # the bundled example sweep -> ./scalefit-report/
   scalefit fit sweep.csv --columns N=params,D=tokens,loss=val_loss --target N=70B,D=1.4T --out report/
   scalefit fit chinchilla_epoch --drop-highest-loss 5 --objective hoffmann --compute 5.76e23
+  scalefit compare chinchilla_epoch --drop-highest-loss 5 --law chinchilla --law kaplan --objective hoffmann
   scalefit report report/fit.json                # re-render without refitting
   scalefit predict report/fit.json --N 70B --D 1.4T
   scalefit optimal report/fit.json --compute 1e24
@@ -134,6 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default ./{DEFAULT_OUT})")
     fit.add_argument("--force", action="store_true", help="replace an existing, non-empty output directory")
     fit.add_argument("--quiet", action="store_true", help="no summary, no progress bar")
+
+    cmp_ = commands.add_parser("compare", help="fit several laws to the same runs: AIC/BIC and leave-largest-out error")
+    cmp_.add_argument("source", nargs="?", default=DEFAULT_SOURCE, metavar="RUNS",
+                      help=f"a run table file or a registered dataset name (default: the bundled {DEFAULT_SOURCE})")
+    add_load_options(cmp_)
+    cmp_.add_argument("--law", action="append", type=law_argument, metavar="LAW",
+                      help=f"a law to compare (repeatable; default: {DEFAULT_LAW} and kaplan)")
+    cmp_.add_argument("--objective", default="huber", choices=["huber", "hoffmann", "ls"])
+    cmp_.add_argument("--delta", type=float, help="Huber delta on log residuals (default: automatic, shared)")
+    cmp_.add_argument("--k", type=int, default=3, help="leave out the k = 1..K largest model sizes (default 3)")
+    cmp_.add_argument("--figure", help="write the comparison figure here (.png or .svg)")
+    cmp_.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
     rep = commands.add_parser("report", help="re-render the report of a fit.json without refitting")
     rep.add_argument("fit_json", metavar="FIT.json")
@@ -254,6 +267,32 @@ def resolve_law(text: str):
         raise ScalefitError(f"--law: {exc}") from None
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+
+    laws = [resolve_law(text) for text in (args.law or [DEFAULT_LAW, "kaplan"])]
+    if args.delta is not None and args.objective != "huber":
+        raise ScalefitError("--delta applies to --objective huber only")
+    if args.k < 1:
+        raise ScalefitError(f"--k must be at least 1, not {args.k}")
+    table = load_source(args.source, args)
+    result = compare(table, laws=laws, objective=args.objective, delta=args.delta, k_max=args.k)
+    if args.figure:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        fig = result.plot()
+        try:
+            fig.savefig(args.figure, dpi=110)
+        except (OSError, ValueError) as exc:
+            raise ScalefitError(f"--figure {args.figure}: {exc}") from None
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1))
+    else:
+        print(result.summary())
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import rerender
 
@@ -340,7 +379,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = {"datasets": cmd_datasets, "runs": cmd_runs, "fit": cmd_fit, "report": cmd_report,
+    handler = {"datasets": cmd_datasets, "runs": cmd_runs, "fit": cmd_fit, "compare": cmd_compare,
+               "report": cmd_report,
                "predict": cmd_predict, "optimal": cmd_optimal, "plan": cmd_plan}[args.command]
     warnings.showwarning = _show_warning
     try:
