@@ -13,7 +13,7 @@ import pandas as pd
 
 from . import allocation, solver
 from . import objective as obj
-from .errors import ConvergenceWarning, DataError, FitError, ScalefitWarning
+from .errors import ConvergenceWarning, DataError, FitError, ScalefitError, ScalefitWarning
 from .laws import DEFAULT_LAW, ComputeOptimal, Inverse, Law, law_from_dict
 from .runs import RunTable, load_runs
 from .spec import FitSpec
@@ -231,8 +231,11 @@ class Fit:
         objective = record["objective"]
         the_objective = obj.Objective("ls") if objective["kind"] == "ls" else \
             obj.Objective("huber", float(objective["delta"]))
-        law = law_from_dict(record["law"])
-        spec = FitSpec.from_dict(record["spec"]) if record.get("spec") else FitSpec(law)
+        try:
+            law = law_from_dict(record["law"])
+            spec = FitSpec.from_dict(record["spec"]) if record.get("spec") else FitSpec(law)
+        except (ValueError, TypeError) as exc:
+            raise ScalefitError(f"cannot rebuild the fitted law: {exc}") from None
         return cls(law=law, spec=spec, params={k: float(v) for k, v in record["params"].items()},
                    objective=the_objective, delta_source=objective["delta_source"], method=record["method"],
                    solution=solution, runs=runs, weights=np.asarray(record["weights"], dtype=float),
