@@ -3,7 +3,8 @@
 Public API::
 
     runs = scalefit.load_runs("sweep.csv")
-    fit = scalefit.fit(runs, law="chinchilla")
+    fit = scalefit.fit(runs)                  # default law E + A/N^alpha + B/D^beta; or law="kaplan", ...
+    table = scalefit.compare(runs, laws=[scalefit.laws.DEFAULT_LAW, "kaplan"]).table
     boot = fit.bootstrap(n=1000, seed=0)
     boot.predict(N=70e9, D=1.4e12)
     boot.optimal(compute=5.76e23)

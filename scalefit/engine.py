@@ -124,6 +124,8 @@ class GeneralEngine:
 
     def grid_names(self) -> tuple[str, ...]:
         stub = self.problem_stub()
+        if callable(getattr(self.law, "grid_candidates", None)) and all(s.free for s in self.law.specs):
+            return tuple(s.name for s in self.law.specs if not s.log_scale)
         dims, _ = general_solver.grid_ranges(stub)
         return tuple(stub.free_specs[i].name for i in dims)
 

@@ -167,7 +167,19 @@ def _projectable(problem: GeneralProblem) -> list[int]:
     return [i for i, s in enumerate(problem.free_specs) if s.linear]
 
 
-def _lsq_coefficients(design: np.ndarray, target: np.ndarray, weights: np.ndarray, nonneg: bool):
+def _batched_solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """Solve (G, K, K) x = (G, K); singular or non-finite cells get NaN (they are then never chosen)."""
+    ok = np.all(np.isfinite(matrix), axis=(-2, -1)) & np.all(np.isfinite(rhs), axis=-1)
+    out = np.full(rhs.shape, np.nan)
+    with np.errstate(all="ignore"):
+        try:
+            out[ok] = np.linalg.solve(matrix[ok], rhs[ok, :, None])[..., 0]
+        except np.linalg.LinAlgError:
+            out[ok] = (np.linalg.pinv(matrix[ok]) @ rhs[ok, :, None])[..., 0]
+    return out
+
+
+def lsq_coefficients(design: np.ndarray, target: np.ndarray, weights: np.ndarray, nonneg: bool):
     """min_c sum w (design^T c - target)^2 for every cell; design (G, K, n), target (G, n). Returns c (G, K)."""
     wd = design * weights
     gram = wd @ np.swapaxes(design, -1, -2)
@@ -175,16 +187,14 @@ def _lsq_coefficients(design: np.ndarray, target: np.ndarray, weights: np.ndarra
     total = np.einsum("gn,gn->g", target * weights, target)
     n_cells, k = rhs.shape
     if not nonneg:
-        with np.errstate(all="ignore"):
-            return np.nan_to_num(np.linalg.solve(gram + 1e-300 * np.eye(k), rhs[..., None])[..., 0])
+        return np.nan_to_num(_batched_solve(gram, rhs))
     best_c = np.zeros((n_cells, k))
     best_rss = total.copy()
     for size in range(1, k + 1):
         for support in itertools.combinations(range(k), size):
             idx = np.array(support)
             sub = gram[:, idx[:, None], idx[None, :]]
-            with np.errstate(all="ignore"):
-                sol = np.linalg.solve(sub, rhs[:, idx, None])[..., 0]
+            sol = _batched_solve(sub, rhs[:, idx])
             rss = total - np.einsum("gk,gk->g", sol, rhs[:, idx])
             ok = np.all(sol > 0, axis=1) & np.isfinite(rss) & (rss < best_rss)
             best_rss = np.where(ok, rss, best_rss)
@@ -220,7 +230,7 @@ def grid_search(problem: GeneralProblem, ranges: list[tuple[float, float]], poin
         offset, basis = stack[0], np.stack([s - stack[0] for s in stack[1:]], axis=1)  # (G, n), (G, K, n)
         loss = np.exp(problem.log_loss)
         nonneg = all(specs[i].bounds[0] >= 0 for i in project)
-        coef = _lsq_coefficients(np.nan_to_num(basis / loss), 1.0 - np.nan_to_num(offset / loss),
+        coef = lsq_coefficients(np.nan_to_num(basis / loss), 1.0 - np.nan_to_num(offset / loss),
                                  problem.weights[None, :], nonneg)
         for j, i in enumerate(project):
             if specs[i].log_scale:
@@ -360,6 +370,9 @@ def params_at_bounds(problem: GeneralProblem, z: np.ndarray) -> tuple[str, ...]:
 def solve(problem: GeneralProblem, n_polish: int = N_POLISH, points: int | None = None,
           extra_starts: np.ndarray | None = None) -> Solution:
     """Global optimum: grid over the nonlinear parameters (widened at edges), then polish of the best cells."""
+    candidates = getattr(problem.law, "grid_candidates", None)
+    if callable(candidates) and all(s.free for s in problem.law.specs):
+        return _solve_from_candidates(problem, candidates, n_polish, extra_starts)
     dims, ranges = grid_ranges(problem)
     specs = problem.free_specs
     if points is None:
@@ -387,6 +400,27 @@ def solve(problem: GeneralProblem, n_polish: int = N_POLISH, points: int | None 
     edge = tuple(bool(best[j] in (0, shape[j] - 1)) for j in range(len(dims)))
     starts = separated_best(values, shape, n_polish)
     z_starts = z_grid[starts] if extra_starts is None else np.vstack([z_grid[starts], extra_starts])
+    return _polish_starts(problem, z_starts, tuple(tuple(r) for r in ranges), edge)
+
+
+def _solve_from_candidates(problem: GeneralProblem, candidates, n_polish, extra_starts) -> Solution:
+    """The law's own grid of starting rows (e.g. variable projection on a transformed form), then polish."""
+    rows, shape, ranges = candidates(problem.data, np.exp(problem.log_loss), problem.weights)
+    z_grid = problem.to_internal(rows)
+    values = problem.value(z_grid)
+    starts = separated_best(values, shape, n_polish)
+    z_starts = z_grid[starts] if extra_starts is None else np.vstack([z_grid[starts], extra_starts])
+    solution = _polish_starts(problem, z_starts, tuple(tuple(r) for r in ranges), ())
+    # edge check on the polished optimum: an exponent outside (or on the edge of) the searched range
+    final = dict(zip(problem.law.param_names, problem.to_public(solution.z), strict=True))
+    names = [s.name for s in problem.law.specs if not s.log_scale]
+    edge = tuple(bool(final[n] <= lo * (1 + 1e-6) or final[n] >= hi * (1 - 1e-6))
+                 for n, (lo, hi) in zip(names, ranges, strict=True))
+    return replace(solution, grid_edge=edge)
+
+
+def _polish_starts(problem: GeneralProblem, z_starts: np.ndarray, ranges, edge) -> Solution:
+    """Batched Levenberg-Marquardt from every start, L-BFGS-B where it stalls, and the checks."""
     batch = refine(problem, z_starts)
     best_i = int(np.argmin(batch.value))
     z_best, best_value = batch.z[best_i], float(batch.value[best_i])
@@ -402,5 +436,5 @@ def solve(problem: GeneralProblem, n_polish: int = N_POLISH, points: int | None 
     return Solution(z=z_best, value=best_value, grad=projected_gradient(problem, z_best), converged=converged,
                     message=message, n_iter=int(batch.n_iter[best_i]), n_evaluations=int(batch.n_iter.sum()),
                     starts=len(z_starts), starts_at_optimum=reached, start_values=start_values,
-                    grid_range=tuple(tuple(r) for r in ranges), grid_edge=edge,
+                    grid_range=ranges, grid_edge=edge,
                     at_bounds=params_at_bounds(problem, z_best))

@@ -110,9 +110,7 @@ RECOVERY = {
 }
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(
-    reason="KNOWN GAP: the general solver's polish stops in Kaplan's flat N_c-alpha_N valley short of exact "
-           "recovery on this 36-run design", strict=False)) if n == "kaplan" else n for n in RECOVERY])
+@pytest.mark.parametrize("name", list(RECOVERY))
 def test_exact_recovery_from_noise_free_data(name):
     law = get_law(name)
 

@@ -69,6 +69,32 @@ class Kaplan(Law):
     def jacobian(self, params: np.ndarray, data: Mapping[str, np.ndarray]) -> np.ndarray:
         return self.log_jacobian(params, data) * self.predict(params, data)[..., None]
 
+    def grid_candidates(self, data: Mapping[str, np.ndarray], loss: np.ndarray, weights: np.ndarray,
+                        points: int = 16) -> tuple[np.ndarray, tuple[int, int], tuple[tuple[float, float], ...]]:
+        """Starting rows for the general solver by variable projection on a grid of (alpha_N, alpha_D).
+
+        For fixed exponents, L^(1/alpha_D) = N_c^r N^-r + D_c D^-1 (r = alpha_N/alpha_D) is linear in
+        (N_c^r, D_c): the best non-negative pair for the relative least-squares fit of L^(1/alpha_D) is solved
+        exactly in every cell. Returns (rows (G, 4), grid shape, the exponent ranges searched).
+        """
+        from ..general_solver import lsq_coefficients
+
+        ranges = tuple(s.grid for s in self.param_specs[2:])
+        a_n, a_d = (np.geomspace(lo, hi, points) for lo, hi in ranges)
+        grid_n, grid_d = (g.ravel() for g in np.meshgrid(a_n, a_d, indexing="ij"))
+        ratio = (grid_n / grid_d)[:, None]
+        log_n, log_d = np.log(np.asarray(data["N"], float)), np.log(np.asarray(data["D"], float))
+        log_t = np.log(np.asarray(loss, float)) / grid_d[:, None]  # log L^(1/alpha_D), (G, n)
+        with np.errstate(over="ignore", under="ignore"):
+            design = np.exp(np.clip(np.stack([-ratio * log_n - log_t, -log_d - log_t], axis=1), -300, 300))
+        coef = lsq_coefficients(design, np.ones_like(log_t), np.asarray(weights, float)[None, :], nonneg=True)
+        with np.errstate(divide="ignore", over="ignore"):
+            n_c = np.exp(np.log(np.maximum(coef[:, 0], 1e-300)) / ratio[:, 0])
+        rows = np.stack([n_c, coef[:, 1], grid_n, grid_d], axis=-1)
+        lo = np.array([s.bounds[0] for s in self.param_specs])
+        hi = np.array([s.bounds[1] for s in self.param_specs])
+        return np.clip(np.nan_to_num(rows, nan=1.0, posinf=hi[0]), lo, hi), (points, points), ranges
+
     def derived(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """a = d log N_opt / d log C = alpha_D/(alpha_N + alpha_D), b = alpha_N/(alpha_N + alpha_D), and
         gamma = alpha_N alpha_D/(alpha_N + alpha_D), the decay exponent of the frontier L*(C)."""
