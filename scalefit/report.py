@@ -254,7 +254,7 @@ def _diagnostics_section(fit, boot) -> Section:
              f"{', '.join(d['at_bounds']) or 'none'}. Negligible terms: {', '.join(d['negligible_terms']) or 'none'}."]
     warns = list(fit.warnings) + ([] if boot is None else list(boot.warnings))
     lines += [f"Warning: {w}" for w in warns] or ["No warnings."]
-    names = list(fit.law.param_names)
+    names = list(d["correlations"])  # the free parameters (fixed and tied ones have none of their own)
     corr = [[n] + [f"{d['correlations'][n][m]:.3f}" for m in names] for n in names]
     return Section("Diagnostics and warnings", lines, [(["correlation", *names], corr)])
 
