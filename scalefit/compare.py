@@ -174,9 +174,9 @@ def compare(runs: RunTable | pd.DataFrame | str, laws: Sequence[str | Law] = (DE
 
 def _label(law: Law, taken: dict) -> str:
     label = law.name or type(law).__name__
-    if law.fixed or law.tied:
-        label += "(" + ",".join([f"{k}={v:g}" for k, v in law.fixed.items()] +
-                                [f"{k}={v}" for k, v in law.tied.items()]) + ")"
+    fixed, tied = getattr(law, "fixed", {}), getattr(law, "tied", {})
+    if fixed or tied:
+        label += "(" + ",".join([f"{k}={v:g}" for k, v in fixed.items()] + [f"{k}={v}" for k, v in tied.items()]) + ")"
     while label in taken:
         label += "'"
     return label

@@ -232,8 +232,9 @@ def _derived_section(fit, boot, answers) -> Section:
                              ["", "", ""]) for k, v in fit.derived.items()]
     tables = [(header, rows)]
     doc = inspect.getdoc(type(fit.law).derived) or ""
-    paragraphs = [" ".join(doc.split("\n\n")[-1 if "Works elementwise" not in doc else 0].split())] \
-        if fit.derived else ["The law defines no derived quantities."]
+    parts = [" ".join(p.split()) for p in doc.split("Works elementwise")[0].split("\n\n") if p.strip()]
+    paragraphs = [" ".join(parts)] if fit.derived and parts else \
+        ([] if fit.derived else ["The law defines no derived quantities."])
     if answers["optimal"]:
         opt_rows = []
         for r in answers["optimal"]:

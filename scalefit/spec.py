@@ -47,8 +47,6 @@ class FitSpec:
     def make(cls, law: str | Law = DEFAULT_LAW, objective: str = "huber", delta: float | str | None = None,
              method: str = "auto", n_starts: int = solver.N_POLISH, grid_points: int | None = None) -> FitSpec:
         """A spec from user-level arguments (a law name or import path is resolved)."""
-        if method == "varpro" and not get_law(law).is_separable:
-            method = "auto"
         return cls(get_law(law), objective, delta, method, n_starts, grid_points)
 
     @property

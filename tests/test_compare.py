@@ -97,3 +97,28 @@ def test_compare_cli_on_the_bundled_example(tmp_path):
 def test_builtin_law_record_round_trip():
     law = Chinchilla(tied={"beta": "alpha"})
     assert scalefit.laws.law_from_dict(law.to_dict()) == law
+
+
+def test_one_spec_everywhere_holdout_keeps_the_delta_rule_and_records_round_trip():
+    runs = datasets.load("example_chinchilla")
+    fitted = scalefit.fit(runs)  # automatic delta
+    assert fitted.spec.delta is None and fitted.delta_source.startswith("automatic")
+    check = scalefit.holdout_check(fitted, n_boot=20, seed=1)
+    assert check.fit.delta_source.startswith("automatic")  # re-estimated on the small runs, not "given"
+    assert check.fit.spec == fitted.spec
+    again = scalefit.Fit.from_dict(json.loads(json.dumps(fitted.to_dict())), runs)
+    assert again.spec == fitted.spec and again.law == fitted.law
+
+
+def test_general_path_bootstrap_gives_intervals():
+    runs = datasets.load("example_chinchilla")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kaplan = scalefit.fit(runs, law="kaplan")
+        boot = kaplan.bootstrap(n=16, seed=0, progress=False)
+    assert boot.failed == 0 and boot.replicates.shape == (16, 4)
+    iv = boot.intervals()
+    for name in ("alpha_N", "alpha_D"):
+        assert iv[name]["lo"] < kaplan.params[name] < iv[name]["hi"]
+    opt = boot.optimal(1e22)["N_opt"]
+    assert opt["lo"] < float(kaplan.optimal(1e22)["N_opt"]) < opt["hi"]
