@@ -122,3 +122,14 @@ def test_general_path_bootstrap_gives_intervals():
         assert iv[name]["lo"] < kaplan.params[name] < iv[name]["hi"]
     opt = boot.optimal(1e22)["N_opt"]
     assert opt["lo"] < float(kaplan.optimal(1e22)["N_opt"]) < opt["hi"]
+
+
+def test_coverage_runs_through_the_spec_for_any_law():
+    runs = datasets.load("example_chinchilla")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        kaplan = scalefit.fit(runs, law="kaplan")
+        cov = scalefit.check_coverage(kaplan, R=2, n=8, seed=0, schemes=("cluster",))
+    assert set(cov.quantities) >= {"N_c", "alpha_N", "gamma", "L_opt(10x C_max)"}
+    assert cov.truth["alpha_N"] == pytest.approx(kaplan.params["alpha_N"])
+    assert cov.failed_datasets == 0 and cov.hits[("cluster", "percentile")].shape == (2, len(cov.quantities))
