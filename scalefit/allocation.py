@@ -224,7 +224,7 @@ def plan(params: Mapping[str, float], target_loss: float, inference_tokens: floa
     Raises FitError when no compute reaches the target (e.g. at or below the irreducible loss E) or the
     law cannot plan.
     """
-    law = require(law, InferencePlan, "inference-aware planning")
+    law = require(law, InferencePlan)
     target, tokens = float(target_loss), float(inference_tokens)
     if tokens < 0:
         raise ValueError(f"inference_tokens must be >= 0, not {tokens}")
