@@ -211,3 +211,45 @@ def test_no_law_name_checks_outside_laws():
             if re.search(r"law\.name\s*[!=]=", line) or re.search(r"""["']chinchilla["']""", line):
                 offenders.append(f"{rel}:{number}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+class OldStyleLaw(Law):
+    """A separable law written against the earlier interface only (no param_specs, no __init__ call)."""
+
+    name = "old_style"
+    formula = "E + A/N^alpha"
+    linear_names = ("E", "A")
+    nonlinear_names = ("alpha",)
+    grid_range = ((0.02, 1.5),)
+    nonlinear_limits = ((1e-4, 10.0),)
+    inputs = ("N",)
+
+    def features(self, data):
+        return {"logN": np.log(np.asarray(data["N"], dtype=float))}
+
+    def log_basis(self, theta, features):
+        theta = np.asarray(theta, dtype=float)
+        zero = np.zeros(theta.shape[:-1] + features["logN"].shape)
+        return np.stack([zero, -theta[..., 0:1] * features["logN"]], axis=-2)
+
+    def log_basis_jacobian(self, theta, features):
+        theta = np.asarray(theta, dtype=float)
+        jac = np.zeros((*theta.shape[:-1], 2, features["logN"].shape[0], 1))
+        jac[..., 1, :, 0] = -features["logN"]
+        return jac
+
+
+def test_laws_written_against_the_earlier_interface_still_work():
+    law = OldStyleLaw()
+    assert law.is_separable and law.param_names == ("E", "A", "alpha") and law.free_names == law.param_names
+    truth = np.array([1.7, 400.0, 0.33])
+    result = scalefit.fit(synthetic(law, truth), law=law, objective="ls")
+    assert result.spec.engine.kind == "varpro"
+    np.testing.assert_allclose(result.param_vector, truth, rtol=1e-6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # noise-free data: every replicate sits at the start, as it should
+        boot = result.bootstrap(n=8, seed=0, progress=False)
+    assert boot.replicates.shape == (8, 3)
+    assert law_from_dict(law.to_dict()) == law
+    np.testing.assert_allclose(law.loss({"E": 1.7, "A": 400.0, "alpha": 0.33}, {"N": N_GRID}),
+                               law.predict(truth, {"N": N_GRID}), rtol=1e-14)
