@@ -29,6 +29,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from . import objective as obj
+from .errors import FitError
 from .laws.base import Law
 from .solver import Solution
 
@@ -154,7 +155,8 @@ def grid_ranges(problem: GeneralProblem) -> tuple[list[int], list[tuple[float, f
             continue
         lo, hi = s.search_range
         if not (np.isfinite(lo) and np.isfinite(hi)):
-            raise ValueError(f"parameter {s.name} needs finite grid or bounds for the global search")
+            raise FitError(f"parameter {s.name} of the {problem.law.name} law needs finite bounds or a grid range "
+                           "for the global search (e.g. CustomLaw(..., params={name: (lo, hi)}))")
         if s.log_scale:
             lo, hi = np.log(lo), np.log(hi)
         dims.append(i)

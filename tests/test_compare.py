@@ -133,3 +133,16 @@ def test_coverage_runs_through_the_spec_for_any_law():
     assert set(cov.quantities) >= {"N_c", "alpha_N", "gamma", "L_opt(10x C_max)"}
     assert cov.truth["alpha_N"] == pytest.approx(kaplan.params["alpha_N"])
     assert cov.failed_datasets == 0 and cov.hits[("cluster", "percentile")].shape == (2, len(cov.quantities))
+
+
+def test_cli_fits_other_laws_and_import_paths(tmp_path):
+    done = run_cli("fit", "--law", "kaplan", "--bootstrap", "20", "--no-holdout", "--compute", "1e22",
+                   "--out", tmp_path / "k", "--quiet")
+    assert done.returncode == 0, done.stderr
+    md = (tmp_path / "k" / "report.md").read_text()
+    assert "(N_c/N)^(alpha_N/alpha_D)" in md and "alpha_N" in md
+    bare = run_cli("fit", "--law", "tests.custom_laws:chinchilla_form", "--bootstrap", "0", "--no-holdout",
+                   "--out", tmp_path / "c", env={"PYTHONPATH": str(REPO)})
+    assert bare.returncode == 2 and "needs finite bounds" in bare.stderr and "Traceback" not in bare.stderr
+    missing = run_cli("fit", "--law", "nowhere:thing", "--out", tmp_path / "m")
+    assert missing.returncode == 2 and "cannot import" in missing.stderr
