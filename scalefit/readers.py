@@ -185,7 +185,8 @@ def _read_text(path: Path, fmt: str, sep: str | None, encoding: str | None, hint
     if encoding is None and bom in (None, "utf-8-sig"):
         body = data[len(codecs.BOM_UTF8):] if bom else data
         try:
-            body.decode("utf-8")
+            if not body.isascii():  # ASCII is valid UTF-8; checking it allocates nothing
+                body.decode("utf-8")
             plain_utf8, text_encoding = True, ("utf-8-sig" if bom else "utf-8")
             info = {"encoding": text_encoding, "how": "byte-order mark" if bom else "valid UTF-8"}
         except UnicodeDecodeError:
@@ -196,7 +197,7 @@ def _read_text(path: Path, fmt: str, sep: str | None, encoding: str | None, hint
         text, info = decode(data, path, encoding, hint_style)
         text_encoding = info["encoding"]
         raw_bytes = text.encode("utf-8")  # one canonical form from here on
-    if not raw_bytes.strip():
+    if not raw_bytes or raw_bytes.isspace():
         raise DataError(f"{path}: the file is empty (expected a header row and one row per run)")
     header_line, header_number = _first_line(raw_bytes)
     delimiter = sep or ("\t" if fmt == "tsv" else ",")
@@ -213,18 +214,21 @@ def _read_text(path: Path, fmt: str, sep: str | None, encoding: str | None, hint
     _check_duplicate_names(header, str(path), f"line {header_number}: ")
     frame, how = _parse(raw_bytes, delimiter, path, header_number)
     info = {**info, "parser": how}
+    parsed_rows = len(frame)
     # Rows whose every cell is empty are blank lines (or bare delimiters): they are not runs.
     blank = frame.isna().all(axis=1).to_numpy()
     kept = np.flatnonzero(~blank)
     if blank.any():
         frame = frame.loc[~blank].reset_index(drop=True)
+
     @cache
     def lines() -> np.ndarray | None:
         """Physical line number (1-based) of every kept data row; None when it is simply position + 2."""
         if how == "c":  # the C engine kept blank lines as rows, so positions are lines after the header
             return None if not blank.any() and header_number == 1 else kept + header_number + 1
-        if not blank.any() and header_number == 1 and not _has_empty_lines(raw_bytes):
-            return None
+        physical = raw_bytes.count(b"\n") + (0 if raw_bytes.endswith(b"\n") else 1)
+        if physical == header_number + parsed_rows:  # the pyarrow engine skipped no empty line
+            return None if not blank.any() and header_number == 1 else kept + header_number + 1
         return _nonempty_line_numbers(raw_bytes, header_number)[kept]
 
     def label(i: int) -> str:
@@ -280,10 +284,6 @@ def _check_duplicate_names(names: list[str], source: str, where: str) -> None:
                 f"{position}); rename one so each column has one meaning"
             )
         seen.setdefault(name, position)
-
-
-def _has_empty_lines(data: bytes) -> bool:
-    return b"\n\n" in data or b"\n\r\n" in data or data.startswith((b"\n", b"\r\n"))
 
 
 def _nonempty_line_numbers(data: bytes, header_number: int) -> np.ndarray:

@@ -278,7 +278,8 @@ def load_runs(
                       ScalefitWarning, stacklevel=2)
         table = table.drop(index=dup_rows)
         dropped = pd.concat([dropped, _problem_frame(duplicate_problems, raw)], ignore_index=True)
-    sizes = _model_size_groups(table["N"].to_numpy(float))
+    needs_sizes = "group" not in table or "curve" in table or "step" in table
+    sizes = _model_size_groups(table["N"].to_numpy(float)) if needs_sizes else None
     curve_info = _find_curves(table, sizes, mapping)
     group_info = _choose_group(table, sizes, mapping, columns, curve_info)
     table.insert(0, "row", raw.row_labels(table.index.to_numpy()))
@@ -429,37 +430,51 @@ def _parse_numeric(series: pd.Series) -> tuple[np.ndarray, list[tuple[int, str]]
 
 
 def _check_values(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Missing, infinite and out-of-range values; vectorised, with Python work only for the bad cells."""
     problems = []
     for col in NUMERIC:
         if col not in table:
             continue
         values = table[col].to_numpy(float)
-        reasons = np.full(len(values), "", dtype=object)
-        reasons[np.isnan(values)] = "is missing or NaN"
-        reasons[np.isinf(values)] = "is infinite"
-        finite = np.isfinite(values)
-        if col in _POSITIVE:
-            reasons[finite & (values <= 0)] = "must be > 0"
-        elif col in ("step", "weight"):
-            reasons[finite & (values < 0)] = "must be >= 0"
-        for i in np.flatnonzero(reasons != ""):
-            problems.append(dict(position=int(i), column=col, value=values[i], reason=reasons[i]))
+        low_ok = values > 0 if col in _POSITIVE else values >= 0
+        with np.errstate(invalid="ignore"):
+            bad = ~(low_ok & (values < np.inf)) if col in _POSITIVE or col in ("step", "weight") \
+                else ~np.isfinite(values)
+        for i in np.flatnonzero(bad):
+            value = values[i]
+            reason = ("is missing or NaN" if np.isnan(value) else "is infinite" if np.isinf(value)
+                      else "must be > 0" if col in _POSITIVE else "must be >= 0")
+            problems.append(dict(position=int(i), column=col, value=value, reason=reason))
     return problems
 
 
 def _duplicates(table: pd.DataFrame, raw: RawTable) -> list[dict[str, Any]]:
+    """Rows equal in every canonical column to an earlier row.
+
+    A 64-bit hash of the numeric key columns finds the candidates in one pass (rows equal in every column
+    have equal hashes); only candidates are compared column by column.
+    """
     keys = [c for c in CANONICAL if c in table]
-    dup = table.duplicated(subset=keys, keep="first").to_numpy()
+    numeric = [c for c in keys if c in NUMERIC]
+    digest = np.zeros(len(table), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k, col in enumerate(numeric):
+            bits = np.ascontiguousarray(table[col].to_numpy(float)).view(np.uint64)
+            digest = (digest ^ bits) * np.uint64(0x9E3779B97F4A7C15 + 2 * k)
+    candidates = pd.Series(digest).duplicated(keep=False).to_numpy()
+    if not candidates.any():
+        return []
+    involved = table.loc[candidates, keys]
+    dup = involved.duplicated(keep="first").to_numpy()
     if not dup.any():
         return []
-    involved = table.loc[table.duplicated(subset=keys, keep=False).to_numpy(), keys]
-    first = {}
+    first: dict[tuple, int] = {}
     for position, key in zip(involved.index, map(tuple, involved.to_numpy()), strict=True):
         first.setdefault(key, position)
     return [dict(position=int(p), column="(all)",
-                 value=raw.row_label(first[tuple(table.loc[p, keys])]),
-                 reason=f"duplicates {raw.row_label(first[tuple(table.loc[p, keys])])}")
-            for p in table.index[dup]]
+                 value=raw.row_label(first[tuple(involved.loc[p].to_numpy())]),
+                 reason=f"duplicates {raw.row_label(first[tuple(involved.loc[p].to_numpy())])}")
+            for p in involved.index[dup]]
 
 
 def _derive(table: pd.DataFrame, derived: dict[str, str]) -> None:
@@ -470,18 +485,22 @@ def _derive(table: pd.DataFrame, derived: dict[str, str]) -> None:
 
 
 def _model_size_groups(n: np.ndarray) -> np.ndarray:
-    """Label rows by model size: N values within GROUP_TOLERANCE (relative) of their neighbour share a label."""
+    """Label rows by model size: N values within GROUP_TOLERANCE (relative) of their neighbour share a label.
+
+    Works on the distinct values of N (hashing the rows once), so the cost is linear in rows.
+    """
     if len(n) == 0:
         return np.empty(0, dtype=object)
-    order = np.argsort(n, kind="stable")
-    log_sorted = np.log(n[order])
+    codes, distinct = pd.factorize(n)
+    order = np.argsort(distinct, kind="stable")
+    log_sorted = np.log(distinct[order])
     starts = np.concatenate([[True], np.diff(log_sorted) > GROUP_TOLERANCE])
     cluster = np.cumsum(starts) - 1
-    representative = n[order][starts]
+    representative = distinct[order][starts]
     names = np.array([f"N={r:.4g}" for r in representative], dtype=object)
-    labels = np.empty(len(n), dtype=object)
-    labels[order] = names[cluster]
-    return labels
+    label_of_distinct = np.empty(len(distinct), dtype=object)
+    label_of_distinct[order] = names[cluster]
+    return label_of_distinct[codes]
 
 
 def _apply_filters(table, curves, checkpoints, min_tokens, min_fraction_of_run, max_loss, drop_highest_loss,

@@ -173,4 +173,4 @@ def check_setting_columns(table: pd.DataFrame, mapping: Mapping[str, str], hint_
 
 
 def _clip(text: str, width: int = 32) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
+    return text if len(text) <= width else text[: width // 2 - 2] + "..." + text[-(width // 2 - 1):]
