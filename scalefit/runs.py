@@ -461,9 +461,10 @@ def _duplicates(table: pd.DataFrame, raw: RawTable) -> list[dict[str, Any]]:
         for k, col in enumerate(numeric):
             bits = np.ascontiguousarray(table[col].to_numpy(float)).view(np.uint64)
             digest = (digest ^ bits) * np.uint64(0x9E3779B97F4A7C15 + 2 * k)
-    candidates = pd.Series(digest).duplicated(keep=False).to_numpy()
-    if not candidates.any():
+    ordered = np.sort(digest)
+    if not (ordered[1:] == ordered[:-1]).any():  # the common case: no two rows share a hash
         return []
+    candidates = pd.Series(digest).duplicated(keep=False).to_numpy()
     involved = table.loc[candidates, keys]
     dup = involved.duplicated(keep="first").to_numpy()
     if not dup.any():
