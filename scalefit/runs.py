@@ -408,7 +408,7 @@ def _parse_numeric(series: pd.Series) -> tuple[np.ndarray, list[tuple[int, str]]
     if pd.api.types.is_bool_dtype(series):
         return np.full(len(series), np.nan), [(i, "is a boolean, not a number") for i in range(len(series))]
     if pd.api.types.is_numeric_dtype(series):
-        return np.array(series.to_numpy(dtype=float, na_value=np.nan)), []
+        return series.to_numpy(dtype=float, na_value=np.nan), []  # read-only view is fine: never written
     values = np.array(pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan))
     bad: list[tuple[int, str]] = []
     needs_units = np.flatnonzero(np.isnan(values) & series.notna().to_numpy())
@@ -485,23 +485,26 @@ def _derive(table: pd.DataFrame, derived: dict[str, str]) -> None:
         table["N"] = table["C"] / (6.0 * table["D"])
 
 
-def _model_size_groups(n: np.ndarray) -> np.ndarray:
+def _model_size_groups(n: np.ndarray) -> pd.Categorical:
     """Label rows by model size: N values within GROUP_TOLERANCE (relative) of their neighbour share a label.
 
     Works on the distinct values of N (hashing the rows once), so the cost is linear in rows.
     """
     if len(n) == 0:
-        return np.empty(0, dtype=object)
+        return pd.Categorical([])
     codes, distinct = pd.factorize(n)
     order = np.argsort(distinct, kind="stable")
     log_sorted = np.log(distinct[order])
     starts = np.concatenate([[True], np.diff(log_sorted) > GROUP_TOLERANCE])
     cluster = np.cumsum(starts) - 1
     representative = distinct[order][starts]
-    names = np.array([f"N={r:.4g}" for r in representative], dtype=object)
-    label_of_distinct = np.empty(len(distinct), dtype=object)
-    label_of_distinct[order] = names[cluster]
-    return label_of_distinct[codes]
+    names = [f"N={r:.4g}" for r in representative]
+    if len(set(names)) < len(names):  # sizes closer than 4 digits but beyond the tolerance: say so in full
+        names = [f"N={r!r}" for r in representative.tolist()]
+    cluster_of_distinct = np.empty(len(distinct), dtype=np.int64)
+    cluster_of_distinct[order] = cluster
+    # a Categorical: one small list of names and integer codes, cheap at a million rows
+    return pd.Categorical.from_codes(cluster_of_distinct[codes], categories=names)
 
 
 def _apply_filters(table, curves, checkpoints, min_tokens, min_fraction_of_run, max_loss, drop_highest_loss,
