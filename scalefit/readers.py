@@ -178,29 +178,69 @@ def decode(data: bytes, path: Path, encoding: str | None, hint_style: str = "pyt
 
 # --------------------------------------------------------------------------------------------- text files
 def _read_text(path: Path, fmt: str, sep: str | None, encoding: str | None, hint_style: str) -> RawTable:
+    delimiter = sep or ("\t" if fmt == "tsv" else ",")
+    fast = _read_text_fast(path, fmt, sep, delimiter, encoding, hint_style)
+    if fast is not None:
+        return fast
     data = path.read_bytes() if not _compressed(path) else _decompressed(path)
-    text_encoding = encoding
-    bom = sniff_encoding(data) if encoding is None else None
-    plain_utf8 = False
-    if encoding is None and bom in (None, "utf-8-sig"):
-        body = data[len(codecs.BOM_UTF8):] if bom else data
-        try:
-            if not body.isascii():  # ASCII is valid UTF-8; checking it allocates nothing
-                body.decode("utf-8")
-            plain_utf8, text_encoding = True, ("utf-8-sig" if bom else "utf-8")
-            info = {"encoding": text_encoding, "how": "byte-order mark" if bom else "valid UTF-8"}
-        except UnicodeDecodeError:
-            pass
-    if plain_utf8:
-        raw_bytes = body
-    else:
-        text, info = decode(data, path, encoding, hint_style)
-        text_encoding = info["encoding"]
-        raw_bytes = text.encode("utf-8")  # one canonical form from here on
+    text, info = decode(data, path, encoding, hint_style)
+    raw_bytes = text.lstrip("\ufeff").encode("utf-8")  # one canonical form from here on
     if not raw_bytes or raw_bytes.isspace():
         raise DataError(f"{path}: the file is empty (expected a header row and one row per run)")
     header_line, header_number = _first_line(raw_bytes)
-    delimiter = sep or ("\t" if fmt == "tsv" else ",")
+    _check_header(header_line, header_number, path, sep, delimiter, hint_style)
+    try:
+        frame = pd.read_csv(io.BytesIO(raw_bytes), sep=delimiter, skip_blank_lines=False, skipinitialspace=True,
+                            low_memory=False, encoding="utf-8", skiprows=header_number - 1)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty (expected a header row and one row per run)") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(f"{path}: not a valid {_name(delimiter)}-separated table: {_short(exc)}") from None
+    return _text_table(frame, path, fmt, header_number, {**info, "parser": "c", "delimiter": delimiter})
+
+
+def _read_text_fast(path: Path, fmt: str, sep: str | None, delimiter: str, encoding: str | None,
+                    hint_style: str) -> RawTable | None:
+    """Plain UTF-8 text parsed straight from the file by the pyarrow engine, else None (the caller falls
+    back to decoding the bytes and pandas' C engine). Invalid UTF-8 makes pyarrow refuse, never guess."""
+    if encoding not in (None, "utf-8", "utf-8-sig") or _compressed(path) or delimiter not in ",\t;|" \
+            or not _has_pyarrow():
+        return None
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    bom = sniff_encoding(head)
+    if bom not in (None, "utf-8-sig"):
+        return None
+    head = head[len(codecs.BOM_UTF8):] if bom else head
+    if not head.strip():
+        return None
+    try:
+        header_line, header_number = _first_line(head)
+    except UnicodeDecodeError:
+        return None
+    if b"\n" not in head:  # the header may continue past what was read
+        return None
+    _check_header(header_line, header_number, path, sep, delimiter, hint_style)
+    try:
+        frame = pd.read_csv(path, sep=delimiter, engine="pyarrow", skip_blank_lines=False,
+                            skiprows=header_number - 1)
+    except Exception:  # any refusal of the fast path (invalid UTF-8, ragged rows...) falls back
+        return None
+    if any(str(c) != str(c).strip() for c in frame.columns):
+        return None  # spaces around names: the C engine's skipinitialspace handles those
+    for col in frame.columns:  # pyarrow reads a column that is not valid UTF-8 as bytes: not plain text
+        if frame[col].dtype == object:
+            first = frame[col].first_valid_index()
+            if first is not None and isinstance(frame[col].iloc[first], bytes):
+                return None
+    info = {"encoding": "utf-8-sig" if bom else "utf-8", "how": "byte-order mark" if bom else "valid UTF-8",
+            "parser": "pyarrow", "delimiter": delimiter}
+    return _text_table(frame, path, fmt, header_number, info)
+
+
+def _check_header(header_line: str, header_number: int, path: Path, sep: str | None, delimiter: str,
+                  hint_style: str) -> None:
+    """One-column headers that are really another delimiter, and duplicated names: errors naming line 1."""
     header = _split_header(header_line, delimiter)
     if len(header) == 1 and sep is None:
         for other, name in TEXT_DELIMITERS.items():
@@ -212,30 +252,24 @@ def _read_text(path: Path, fmt: str, sep: str | None, encoding: str | None, hint
                     "to match)."
                 )
     _check_duplicate_names(header, str(path), f"line {header_number}: ")
-    frame, how = _parse(raw_bytes, delimiter, path, header_number)
-    info = {**info, "parser": how}
-    parsed_rows = len(frame)
-    # Rows whose every cell is empty are blank lines (or bare delimiters): they are not runs.
+
+
+def _text_table(frame: pd.DataFrame, path: Path, fmt: str, header_number: int, info: dict) -> RawTable:
+    """Drop blank rows; map row positions to line numbers (both parsers keep blank lines as rows)."""
     blank = frame.isna().all(axis=1).to_numpy()
     kept = np.flatnonzero(~blank)
+    shifted = bool(blank.any()) or header_number != 1
     if blank.any():
         frame = frame.loc[~blank].reset_index(drop=True)
 
-    @cache
     def lines() -> np.ndarray | None:
         """Physical line number (1-based) of every kept data row; None when it is simply position + 2."""
-        if how == "c":  # the C engine kept blank lines as rows, so positions are lines after the header
-            return None if not blank.any() and header_number == 1 else kept + header_number + 1
-        physical = raw_bytes.count(b"\n") + (0 if raw_bytes.endswith(b"\n") else 1)
-        if physical == header_number + parsed_rows:  # the pyarrow engine skipped no empty line
-            return None if not blank.any() and header_number == 1 else kept + header_number + 1
-        return _nonempty_line_numbers(raw_bytes, header_number)[kept]
+        return kept + header_number + 1 if shifted else None
 
     def label(i: int) -> str:
-        mapped = lines()
-        return f"line {int(mapped[i]) if mapped is not None else i + 2}"
+        return f"line {int(kept[i]) + header_number + 1 if shifted else i + 2}"
 
-    return RawTable(frame, str(path), fmt, label, {**info, "delimiter": delimiter}, lines)
+    return RawTable(frame, str(path), fmt, label, info, lines)
 
 
 def _compressed(path: Path) -> bool:
@@ -284,40 +318,6 @@ def _check_duplicate_names(names: list[str], source: str, where: str) -> None:
                 f"{position}); rename one so each column has one meaning"
             )
         seen.setdefault(name, position)
-
-
-def _nonempty_line_numbers(data: bytes, header_number: int) -> np.ndarray:
-    """1-based numbers of the non-empty lines after the header (the rows the pyarrow engine produces)."""
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-    return np.asarray([n for n, line in enumerate(lines[header_number:], start=header_number + 1)
-                       if line not in (b"", b"\r")], dtype=np.int64)
-
-
-def _parse(data: bytes, delimiter: str, path: Path, header_number: int) -> tuple[pd.DataFrame, str]:
-    """Parse UTF-8 bytes; the pyarrow engine when it can take the file as it is, else the C engine."""
-    if b'"' not in data and delimiter in ",\t;|" and _has_pyarrow():
-        try:
-            frame = pd.read_csv(io.BytesIO(data), sep=delimiter, engine="pyarrow",
-                                skiprows=header_number - 1)
-            if not _needs_c_engine(frame):
-                return frame, "pyarrow"
-        except Exception:  # any refusal of the fast path falls back to the C engine
-            pass
-    try:
-        frame = pd.read_csv(io.BytesIO(data), sep=delimiter, skip_blank_lines=False, skipinitialspace=True,
-                            low_memory=False, encoding="utf-8", skiprows=header_number - 1)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the file is empty (expected a header row and one row per run)") from None
-    except pd.errors.ParserError as exc:
-        raise DataError(f"{path}: not a valid {_name(delimiter)}-separated table: {_short(exc)}") from None
-    return frame, "c"
-
-
-def _needs_c_engine(frame: pd.DataFrame) -> bool:
-    # pyarrow keeps spaces around cells and names; the C engine's skipinitialspace handles those.
-    return any(str(c) != str(c).strip() for c in frame.columns)
 
 
 @cache
