@@ -99,3 +99,20 @@ def test_every_load_option_has_help():
 
     runs = build_parser()._subparsers._group_actions[0].choices["runs"]
     assert all(action.help for action in runs._actions if action.dest != "help")
+
+
+def test_checkpoint_options(tmp_path):
+    path = tmp_path / "curves.csv"
+    rows = ["run_id,N,step,D,loss"]
+    for run, n in enumerate((1e8, 1e8, 4e8, 4e8)):
+        rows += [f"r{run},{n},{1000 * s},{1e9 * s * (run + 1)},{4.0 - 0.3 * s - 0.05 * run}" for s in range(1, 5)]
+    path.write_text("\n".join(rows) + "\n")
+    final = run_cli("runs", path)
+    assert final.returncode == 0, final.stderr
+    assert final.stdout.startswith("4 runs in 2 groups") and "checkpoints: final" in final.stdout
+    every = run_cli("runs", path, "--checkpoints", "all")
+    assert every.stdout.startswith("16 runs") and "intermediate checkpoints" in every.stderr
+    later = run_cli("runs", path, "--min-fraction-of-run", "0.5")
+    assert later.stdout.startswith("12 runs") and "Choshen" in later.stderr
+    both = run_cli("runs", path, "--checkpoints", "final", "--min-fraction-of-run", "0.5")
+    assert both.returncode == 2 and "--min-fraction-of-run keeps more" in both.stderr
