@@ -236,9 +236,10 @@ REGISTRY: dict[str, Dataset] = {d.name: d for d in (
             fit={"approach": 2},
             why=("the paper's final corrected setting on RefinedWeb (last-layer FLOPs counted: "
                  "param_count 'standard'; short warmup; AdamW hyperparameters incl. beta2 tuned per size; "
-                 "constant learning rate, which the paper finds as good as cosine decay once tuned; "
-                 "validation loss): the setting whose exponent a falls in their reported [0.491, 0.505] "
-                 "bracket. 121 IsoFLOP points; Chinchilla Approach 2")),
+                 "constant learning rate, which the paper finds enough once tuned; validation loss), the only "
+                 "tuned RefinedWeb configuration with standard N and validation loss in the file, taken as the "
+                 "one their final a in [0.491, 0.505] refers to (from the abstract and SOURCE.md, not "
+                 "checked against the figure). 121 IsoFLOP points; Chinchilla Approach 2")),
     ),
 )}
 
