@@ -285,7 +285,7 @@ def load_runs(
     table.insert(0, "row", raw.row_labels(table.index.to_numpy()))
     table, filtered, filter_log, kept = _apply_filters(
         table, curve_info, checkpoints, min_tokens, min_fraction_of_run, max_loss, drop_highest_loss, query,
-        raw.source, mapping)
+        raw.source, mapping, hint_style)
     curve_info["checkpoints"] = kept
     if table.empty:
         raise DataError(f"{raw.source}: no runs left after validation and filters ({filter_log})")
@@ -508,7 +508,7 @@ def _model_size_groups(n: np.ndarray) -> pd.Categorical:
 
 
 def _apply_filters(table, curves, checkpoints, min_tokens, min_fraction_of_run, max_loss, drop_highest_loss,
-                   query, source, mapping):
+                   query, source, mapping, hint_style="python"):
     """Filters in order; returns the table, the removed rows, the log and which checkpoints were kept."""
     log, removed_frames = [], []
     key = curves["key"]
@@ -553,7 +553,8 @@ def _apply_filters(table, curves, checkpoints, min_tokens, min_fraction_of_run, 
             aliases = {src: table[can] for can, src in mapping.items() if src not in table}
             mask = table.assign(**aliases).eval(query)
         except Exception as exc:
-            raise DataError(f"{source}: query {query!r} failed: {exc}") from None
+            raise DataError(f"{source}: {speak(hint_style, 'query', '--filter')} {query!r} failed: "
+                            f"{' '.join(str(exc).split())}") from None
         keep(np.asarray(mask, dtype=bool), "query", query)
     filtered = pd.concat(removed_frames, ignore_index=True) if removed_frames else pd.DataFrame()
     return table, filtered, log, kept
