@@ -378,7 +378,7 @@ def _choose_group(table: pd.DataFrame, sizes: np.ndarray, mapping: Mapping[str, 
 
 def _canonical_frame(raw: RawTable, frame: pd.DataFrame, mapping: dict[str, str]):
     """Canonical columns parsed to floats (unit strings allowed), plus the cells that would not parse."""
-    table = pd.DataFrame(index=frame.index)
+    table: dict[str, Any] = {}
     problems: list[dict[str, Any]] = []
     for canonical, source_col in mapping.items():
         series = frame[source_col]
@@ -400,7 +400,7 @@ def _canonical_frame(raw: RawTable, frame: pd.DataFrame, mapping: dict[str, str]
     for source_col in frame.columns:
         if source_col not in mapping.values() and source_col not in table:
             table[source_col] = frame[source_col]
-    return table, problems
+    return pd.DataFrame(table, index=frame.index, copy=False), problems
 
 
 def _parse_numeric(series: pd.Series) -> tuple[np.ndarray, list[tuple[int, str]]]:
