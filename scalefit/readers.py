@@ -256,7 +256,9 @@ def _check_header(header_line: str, header_number: int, path: Path, sep: str | N
 
 def _text_table(frame: pd.DataFrame, path: Path, fmt: str, header_number: int, info: dict) -> RawTable:
     """Drop blank rows; map row positions to line numbers (both parsers keep blank lines as rows)."""
-    blank = frame.isna().all(axis=1).to_numpy()
+    first = frame.iloc[:, 0].isna().to_numpy() if frame.shape[1] else np.zeros(len(frame), dtype=bool)
+    # a blank row is empty in every column, so only rows empty in the first column need the full test
+    blank = frame.isna().all(axis=1).to_numpy() if first.any() else first
     kept = np.flatnonzero(~blank)
     shifted = bool(blank.any()) or header_number != 1
     if blank.any():
