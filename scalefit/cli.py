@@ -52,30 +52,98 @@ def parse_columns(text: str | None) -> dict[str, str] | None:
 
 
 def load_source(source: str, args: argparse.Namespace) -> RunTable:
-    """A registered dataset name or a file path, loaded with the command line's column map and filters."""
+    """A registered dataset name or a file path, loaded with the command line's options.
+
+    For a registered dataset the registry's recommended load recipe (filters, query, checkpoints) is
+    applied unless the user gives filters of their own; a note on stderr says which, and the recipe is
+    recorded in the table's provenance (``provenance["recipe"]``).
+    """
+    columns = parse_columns(getattr(args, "columns", None)) or {}
+    group = getattr(args, "group", None)
+    if group:
+        if columns.get("group", group) != group:
+            raise ScalefitError(f"--group {group} and --columns group={columns['group']} disagree; give one")
+        columns["group"] = group
     kwargs = dict(
-        columns=parse_columns(getattr(args, "columns", None)),
+        columns=columns or None,
         on_invalid="drop" if getattr(args, "drop_invalid", False) else "raise",
+        sep=_unescape(getattr(args, "sep", None)),
+        encoding=getattr(args, "encoding", None),
+        n_convention=getattr(args, "n_convention", None),
+        checkpoints=getattr(args, "checkpoints", None),
+        min_fraction_of_run=getattr(args, "min_fraction_of_run", None),
         min_tokens=getattr(args, "min_tokens", None),
         max_loss=getattr(args, "max_loss", None),
         drop_highest_loss=getattr(args, "drop_highest_loss", None),
         query=getattr(args, "filter", None),
+        hint_style="cli",
     )
-    if source in datasets.REGISTRY:
-        kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        return datasets.load(source, mirror=getattr(args, "mirror", None), **kwargs)
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    if source in datasets.REGISTRY and not Path(source).exists():
+        entry = datasets.info(source)
+        recipe = entry.recipe.load
+        own = [k for k in ("checkpoints", "min_fraction_of_run", "min_tokens", "max_loss", "drop_highest_loss",
+                           "query") if k in kwargs]
+        if recipe and not own:
+            shown = ", ".join(f"{_option(k)} {v!r}" if not isinstance(v, str) else f"{_option(k)} \"{v}\""
+                              for k, v in recipe.items())
+            print(f"scalefit: note: {source}: applying the registry's recommended load recipe ({shown}): "
+                  f"{entry.recipe.why}. Give any filter option to use your own instead.", file=sys.stderr)
+            kwargs = {**kwargs, **recipe}
+            applied = "recommended"
+        elif recipe:
+            print(f"scalefit: note: {source}: your filters replace the registry's recommended recipe "
+                  f"({', '.join(f'{_option(k)}' for k in recipe)})", file=sys.stderr)
+            applied = "user filters"
+        else:
+            applied = "none needed"
+        table = datasets.load(source, mirror=getattr(args, "mirror", None), **kwargs)
+        table.provenance["recipe"] = {**entry.recipe.to_dict(), "kind": list(entry.kind), "applied": applied}
+        return table
     return load_runs(source, **kwargs)
 
 
+def _option(key: str) -> str:
+    """The command-line spelling of a load_runs keyword."""
+    return {"query": "--filter"}.get(key, "--" + key.replace("_", "-"))
+
+
+def _unescape(sep: str | None) -> str | None:
+    """``--sep '\\t'`` (as typed in a shell) means a tab."""
+    if sep is None:
+        return None
+    return {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(sep, sep)
+
+
 def add_load_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--columns", help="explicit column map, e.g. N=params,D=tokens,loss=val_loss")
-    parser.add_argument("--min-tokens", type=float, help="keep runs with D >= this many tokens")
-    parser.add_argument("--max-loss", type=float, help="keep runs with loss <= this")
-    parser.add_argument("--drop-highest-loss", type=int, metavar="K", help="drop the K highest-loss runs")
-    parser.add_argument("--filter", metavar="QUERY", help="pandas query over the columns, e.g. 'epochs == 1'")
-    parser.add_argument("--drop-invalid", action="store_true",
-                        help="drop invalid rows (recorded) instead of stopping with an error")
-    parser.add_argument("--mirror", help=f"local mirror of public datasets (default ${datasets.MIRROR_ENV})")
+    """Options shared by every command that loads a run table (`runs`, `fit`)."""
+    load = parser.add_argument_group("loading the run table")
+    load.add_argument("--columns", metavar="CANONICAL=COL,...",
+                      help="explicit column map, e.g. N=params,D=tokens,loss=val_loss (canonical names: N, D, "
+                           "loss, C, U, group, curve, step, weight)")
+    load.add_argument("--group", metavar="COLUMN",
+                      help="column whose rows share noise: the bootstrap resamples whole groups (default: the "
+                           "model size, or a model/model_name label column)")
+    load.add_argument("--sep", metavar="CHAR", help="delimiter of a text table, e.g. ';' or '\\t' (default: "
+                      "comma; tab for .tsv)")
+    load.add_argument("--encoding", metavar="NAME",
+                      help="text encoding, e.g. utf-8, cp1252, latin-1, utf-16 (default: detected from a "
+                           "byte-order mark, else UTF-8, else cp1252 with a warning)")
+    load.add_argument("--n-convention", choices=["total", "non-embedding", "unknown"],
+                      help="what N counts: all parameters or non-embedding ones (recorded in the report; "
+                           "default unknown)")
+    load.add_argument("--checkpoints", choices=["final", "all"],
+                      help="for training curves (run ids or a step column): keep the final checkpoint of each "
+                           "curve (default) or all of them")
+    load.add_argument("--min-fraction-of-run", type=float, metavar="F",
+                      help="for training curves: keep checkpoints with D >= F x the final D of their curve")
+    load.add_argument("--min-tokens", type=float, help="keep runs with D >= this many tokens")
+    load.add_argument("--max-loss", type=float, help="keep runs with loss <= this")
+    load.add_argument("--drop-highest-loss", type=int, metavar="K", help="drop the K highest-loss runs")
+    load.add_argument("--filter", metavar="QUERY", help="pandas query over the columns, e.g. 'epochs == 1'")
+    load.add_argument("--drop-invalid", action="store_true",
+                      help="drop invalid rows (recorded) instead of stopping with an error")
+    load.add_argument("--mirror", help=f"local mirror of public datasets (default ${datasets.MIRROR_ENV})")
 
 
 def law_argument(text: str) -> str:
@@ -184,11 +252,22 @@ def _version() -> str:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
+    """`datasets list`: every registered dataset with its kind, recipe, citation and licence;
+    `datasets fetch NAME`: its files from the mirror, the cache or the network."""
     if args.action == "list":
         for name in datasets.names():
             entry = datasets.info(name)
             where = "bundled" if entry.bundled else ("url" if entry.table.url else "mirror only")
             print(f"{name:<22} {entry.table.rows:>6} rows  [{where}]  {entry.title}")
+            print(f"{'':<22} kind: {', '.join(entry.kind)}")
+            recipe = entry.recipe
+            if recipe.load or recipe.fit:
+                load = " ".join(f"{_option(k)} \"{v}\"" if isinstance(v, str) else f"{_option(k)} {v}"
+                                for k, v in recipe.load.items()) or "(none)"
+                fit = ", ".join(f"{k}={v}" for k, v in recipe.fit.items()) or "(default)"
+                print(f"{'':<22} recipe: load {load}; fit {fit}")
+                if recipe.why:
+                    print(f"{'':<22}   why: {recipe.why}")
             print(f"{'':<22} cite: {entry.citation}")
             print(f"{'':<22} licence: {entry.licence}")
         return 0
@@ -200,6 +279,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    """`runs SOURCE`: load and validate a run table and print its summary (groups, curves, checks)."""
     table = load_source(args.source, args)
     print(table.summary())
     return 0

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DatasetError
+from .readers import read_table
 from .runs import RunTable, load_runs
 from .units import parse_quantity
 
@@ -47,9 +48,31 @@ class DataFile:
     upstream: str
 
 
+#: What a registered table is; decides which analysis fits it (the recipe says how).
+KINDS = ("single-epoch", "multi-epoch", "IsoFLOP", "curves")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The recommended way to analyse a dataset, split by where each part goes.
+
+    ``load``: keyword arguments of :func:`scalefit.load_runs` (filters, ``query``, ``checkpoints``...);
+    ``fit``: keyword arguments for the fitting side (e.g. ``{"law": "data_constrained"}`` or
+    ``{"approach": 2}``), data only: the fitting code decides how to honour them; ``why``: one sentence.
+    """
+
+    load: dict[str, Any] = field(default_factory=dict)
+    fit: dict[str, Any] = field(default_factory=dict)
+    why: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"load": dict(self.load), "fit": dict(self.fit), "why": self.why}
+
+
 @dataclass(frozen=True)
 class Dataset:
-    """A registered sweep: files, citation, licence and how its columns map to canonical ones."""
+    """A registered sweep: files, citation, licence, what kind of sweep it is (``kind``, one or more of
+    :data:`KINDS`), how its columns map to canonical ones and the recommended ``recipe``."""
 
     name: str
     title: str
@@ -60,8 +83,14 @@ class Dataset:
     prepare: Callable[[pd.DataFrame], pd.DataFrame] | None = None
     bundled: bool = False
     note: str = ""
-    recommended: dict[str, Any] = field(default_factory=dict)
+    kind: tuple[str, ...] = ("single-epoch",)
+    recipe: Recipe = field(default_factory=Recipe)
     folder: str = ""
+
+    @property
+    def recommended(self) -> dict[str, Any]:
+        """The recipe's load keyword arguments (kept for callers of the first version)."""
+        return dict(self.recipe.load)
 
     @property
     def mirror_folder(self) -> str:
@@ -96,6 +125,8 @@ def _colpret_opt(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+PORIAN_FINAL_SETTING = ("dataset == 'rw' and hparams == 'tuned' and warmup == 'short' and decay == 'const' "
+                        "and param_count == 'standard' and loss_type == 'val'")
 _EPOCH = "https://raw.githubusercontent.com/epoch-research/analyzing-chinchilla/"
 _COLPRET = "https://raw.githubusercontent.com/IBM/ColPret/"
 
@@ -108,6 +139,7 @@ REGISTRY: dict[str, Dataset] = {d.name: d for d in (
         files=(DataFile("example_chinchilla.csv", "", 153, None, "datasets/make_examples.py"),),
         bundled=True,
         note="True parameters and noise model: scalefit.datasets.example_truth().",
+        kind=("single-epoch",),
     ),
     Dataset(
         name="chinchilla_epoch",
@@ -124,7 +156,9 @@ REGISTRY: dict[str, Dataset] = {d.name: d for d in (
         ),
         columns={"N": "Model Size", "C": "Training FLOP", "loss": "loss"},
         note="D = C / (6N) as in Epoch's analysis; Epoch's default fit drops the 5 highest-loss runs.",
-        recommended={"drop_highest_loss": 5},
+        kind=("single-epoch",),
+        recipe=Recipe(load={"drop_highest_loss": 5}, fit={"objective": "hoffmann"},
+                      why="Epoch AI's replication drops the 5 highest-loss runs and fits Huber, delta=1e-3"),
     ),
     Dataset(
         name="colpret_datablations",
@@ -136,10 +170,15 @@ REGISTRY: dict[str, Dataset] = {d.name: d for d in (
                         9261, _COLPRET + "16f23bbe054277ddc4afd07a972dd7cfbe3f48c3/aggregated_eval/"
                         "datablations_losses.csv", "github.com/IBM/ColPret aggregated_eval/datablations_losses.csv"),),
         columns={"N": "num_params", "D": "token_num", "loss": "loss", "U": "tokens_per_epoch",
-                 "group": "model_args"},
+                 "curve": "model_args"},
         prepare=_colpret_datablations,
         folder="colpret_choshen2024",
-        note="Checkpoints of 48 runs; the upstream `flops` column is broken and is not used (C = 6ND).",
+        note=("Checkpoints of 48 runs (3 model sizes, so the cluster is the model size); the upstream `flops` "
+              "column is broken and is not used (C = 6ND)."),
+        kind=("curves", "multi-epoch"),
+        recipe=Recipe(load={"checkpoints": "final", "query": "data == 'c4'"}, fit={"law": "data_constrained"},
+                      why="the final checkpoint of each C4 run (the table mixes C4 and OSCAR runs; the paper's "
+                          "fit is on C4); most repeat data (D > U), so the data-constrained law"),
     ),
     Dataset(
         name="colpret_opt",
@@ -153,6 +192,11 @@ REGISTRY: dict[str, Dataset] = {d.name: d for d in (
         prepare=_colpret_opt,
         folder="colpret_choshen2024",
         note="num_token and flops are log10 upstream; loss = ln(perplexity); N is the nominal size.",
+        kind=("curves",),
+        recipe=Recipe(load={"min_fraction_of_run": 0.1}, fit={},
+                      why="every OPT run ends near 300B tokens, so final checkpoints alone cannot separate N "
+                          "from D; checkpoints past 10% of each run are used, with the caution that "
+                          "intermediate checkpoints of a decaying schedule sit above the loss of a finished run"),
     ),
     Dataset(
         name="datablations_c4",
@@ -169,6 +213,10 @@ REGISTRY: dict[str, Dataset] = {d.name: d for d in (
         ),
         columns={"N": "N", "D": "D", "U": "U", "loss": "loss", "C": "C_6ND"},
         note="Use query='used_in_default_fit' for the paper's 182-run fit, or 'epochs == 1' for plain L(N, D).",
+        kind=("multi-epoch",),
+        recipe=Recipe(load={"query": "used_in_default_fit"}, fit={"law": "data_constrained"},
+                      why="the 182 runs of the paper's parametric fit (Muennighoff et al. 2023), many repeating "
+                          "data, so the data-constrained law"),
     ),
     Dataset(
         name="porian2024_isoflop",
@@ -182,6 +230,16 @@ REGISTRY: dict[str, Dataset] = {d.name: d for d in (
         columns={"N": "N", "D": "D", "loss": "loss", "C": "flops"},
         note=("Mixes configurations and N conventions: select one, e.g. query=\"dataset == 'rw' and "
               "hparams == 'tuned' and decay == 'const' and param_count == 'standard' and loss_type == 'val'\"."),
+        kind=("IsoFLOP",),
+        recipe=Recipe(
+            load={"query": PORIAN_FINAL_SETTING},
+            fit={"approach": 2},
+            why=("the paper's final corrected setting on RefinedWeb (last-layer FLOPs counted: "
+                 "param_count 'standard'; short warmup; AdamW hyperparameters incl. beta2 tuned per size; "
+                 "constant learning rate, which the paper finds enough once tuned; validation loss), the only "
+                 "tuned RefinedWeb configuration with standard N and validation loss in the file, taken as the "
+                 "one their final a in [0.491, 0.505] refers to (from the abstract and SOURCE.md, not "
+                 "checked against the figure). 121 IsoFLOP points; Chinchilla Approach 2")),
     ),
 )}
 
@@ -239,14 +297,15 @@ def load(name: str, file: str | None = None, *, mirror: str | os.PathLike | None
     """Fetch a registered dataset and load it with :func:`scalefit.load_runs` and its column mapping.
 
     Extra keyword arguments (filters, ``on_invalid``, ...) go to :func:`load_runs`; the dataset's
-    recommended filters are *not* applied unless passed (see ``info(name).recommended``).
+    recommended load recipe is *not* applied unless passed (``**info(name).recipe.load``; the command line
+    applies it by default).
     """
     dataset = info(name)
     path = fetch(name, file, mirror=mirror, cache_dir=cache_dir)
     columns = load_kwargs.pop("columns", None) or (dataset.columns if file in (None, dataset.table.name)
                                                    else None)
     if dataset.prepare is not None and file in (None, dataset.table.name):
-        frame = dataset.prepare(pd.read_csv(path))
+        frame = dataset.prepare(read_table(path).frame)
         return load_runs(frame, columns=columns or None, source_name=str(path), **load_kwargs)
     return load_runs(path, columns=columns or None, **load_kwargs)
 

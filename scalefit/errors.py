@@ -33,3 +33,23 @@ class ConvergenceWarning(ScalefitWarning):
 
 class ExtrapolationWarning(ScalefitWarning):
     """A prediction far beyond the range of the data it was fitted on."""
+
+
+class TextEncodingWarning(ScalefitWarning):
+    """A text file that is not UTF-8 and has no byte-order mark was read in an assumed encoding."""
+
+
+class DataCheckWarning(ScalefitWarning):
+    """A load-time sanity check found values whose meaning looks wrong (units, perplexity, repeated data...).
+
+    ``check`` names the check (see :mod:`scalefit.sanity`), ``column`` the canonical or source column.
+    """
+
+    def __init__(self, message: str, check: str = "", column: str = "") -> None:
+        super().__init__(message)
+        self.check = check
+        self.column = column
+
+
+class CheckpointWarning(ScalefitWarning):
+    """Intermediate checkpoints of training curves are used as if they were finished runs."""

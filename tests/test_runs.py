@@ -40,11 +40,14 @@ def test_every_format_gives_the_same_table(tmp_path):
 
 def test_aliases_and_derived_compute():
     table = load_runs(FRAME)
-    assert table.provenance["columns"] == {"N": "params", "D": "train_tokens", "loss": "val_loss"}
+    # a `model` label column is the group (what shares noise), recorded with why
+    assert table.provenance["columns"] == {"N": "params", "D": "train_tokens", "loss": "val_loss",
+                                           "group": "model"}
+    assert table.provenance["group"]["how"] == "model label column 'model'"
     np.testing.assert_allclose(table.C, 6 * FRAME["params"] * FRAME["train_tokens"], rtol=0)
     assert table.provenance["derived"]["C"] == "6 N D"
     assert list(table.df.columns[:5]) == ["row", "N", "D", "loss", "C"]
-    assert "model" in table.df  # source columns are kept after the canonical ones
+    assert "note" in load_runs(FRAME.rename(columns={"model": "note"})).df  # other columns are kept
 
 
 def test_groups_default_to_model_size_with_tolerance():
@@ -52,7 +55,7 @@ def test_groups_default_to_model_size_with_tolerance():
     table = load_runs(frame)
     assert table.n_groups == 2
     assert table.groups[0] == table.groups[1] != table.groups[2]
-    assert "model size" in table.provenance["derived"]["group"]
+    assert table.provenance["group"]["how"].startswith("model size")
 
 
 def test_tokens_derived_from_compute():

@@ -137,7 +137,7 @@ def test_blank_lines_keep_line_numbers(tmp_path):
 
 
 def test_invalid_json(tmp_path):
-    with pytest.raises(DataError, match=r"runs.json: not valid JSON"):
+    with pytest.raises(DataError, match=r"runs.json: line 1: not valid JSON"):
         load_runs(write(tmp_path, "[{\"N\": 1e8,", name="runs.json"))
 
 
