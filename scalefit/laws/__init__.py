@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from .base import Law
 from .chinchilla import Chinchilla
+from .data_constrained import DataConstrained
 
-LAWS: dict[str, type[Law]] = {"chinchilla": Chinchilla}
+LAWS: dict[str, type[Law]] = {"chinchilla": Chinchilla, "data_constrained": DataConstrained}
 
 
 def get_law(law: str | Law) -> Law:
@@ -18,4 +19,4 @@ def get_law(law: str | Law) -> Law:
         raise ValueError(f"unknown law {law!r}; known: {', '.join(LAWS)}") from None
 
 
-__all__ = ["LAWS", "Chinchilla", "Law", "get_law"]
+__all__ = ["LAWS", "Chinchilla", "DataConstrained", "Law", "get_law"]
