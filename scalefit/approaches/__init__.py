@@ -3,7 +3,9 @@ comparison with Approach 3 (the parametric fit), and the data-constrained law's 
 
 from __future__ import annotations
 
+from .compare import ApproachComparison, compare_approaches
 from .data_constrained import DataConstrainedFit, EpochAllocation, fit_data_constrained
+from .envelope import EnvelopeResult, envelope_approach, has_curves
 from .errors import (
     ApproachDisagreementWarning,
     BaseFitWarning,
@@ -11,14 +13,23 @@ from .errors import (
     IsoFLOPBiasWarning,
     NoCurvesWarning,
 )
+from .isoflop import IsoFLOPResult, bin_budgets, isoflop_approach
 
 __all__ = [
+    "ApproachComparison",
     "ApproachDisagreementWarning",
     "BaseFitWarning",
     "DataConstrainedFit",
+    "EnvelopeResult",
     "EpochAllocation",
     "FewPointsWarning",
     "IsoFLOPBiasWarning",
+    "IsoFLOPResult",
     "NoCurvesWarning",
+    "bin_budgets",
+    "compare_approaches",
+    "envelope_approach",
     "fit_data_constrained",
+    "has_curves",
+    "isoflop_approach",
 ]
