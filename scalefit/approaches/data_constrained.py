@@ -44,6 +44,7 @@ STAR_NAMES = ("R_N_star", "R_D_star")
 LOG_STAR_BOUNDS = (np.log(1e-3), np.log(1e5))
 GRID_LOG_RANGE = (np.log(0.1), np.log(1e4))  # R* from 0.1 to 10,000 repetitions: the bootstrap's search box
 GRID_POINTS = 140
+MAX_EPOCHS, MIN_EPOCHS = 1e4, 1e-3  # the allocation's search range in epochs D/U
 MODEL_SIZE_RTOL = 1e-4  # model sizes within this relative difference are one cluster
 
 
@@ -141,7 +142,8 @@ class EpochAllocation:
     """Compute-optimal N and epochs for compute C and unique tokens U, with bootstrap intervals.
 
     ``table`` has one row per (C, U): N_opt, D_opt, epochs (D_opt/U), L_opt, L_unlimited (the base law's
-    compute-optimal loss with unlimited unique data) and each with _lo/_hi columns.
+    compute-optimal loss with unlimited unique data) and each with _lo/_hi columns, and
+    share_at_search_limit (replicates whose optimum is at 10,000 or 0.001 epochs).
     """
 
     table: pd.DataFrame
@@ -221,8 +223,16 @@ class DataConstrainedFit:
                 lo, hi = np.quantile(val[1:], [(1 - self.level) / 2, (1 + self.level) / 2])
                 row.update({name: float(val[0]), f"{name}_lo": float(lo), f"{name}_hi": float(hi)})
             row["L_unlimited"] = float(_unlimited_loss(self.base, c))
+            at_limit = np.mean((epochs >= MAX_EPOCHS * 0.999) | (epochs <= MIN_EPOCHS * 1.001))
+            row["share_at_search_limit"] = float(at_limit)
             rows.append(row)
-        return EpochAllocation(pd.DataFrame(rows), self.level)
+        table = pd.DataFrame(rows)
+        limited = table[table.share_at_search_limit > (1 - self.level) / 2]
+        if len(limited):
+            warnings.warn(f"{len(limited)} allocations put the optimum at the search limit of "
+                          f"{MAX_EPOCHS:g} epochs (or {MIN_EPOCHS:g}) in more than {(1 - self.level) / 2:.1%} of "
+                          "replicates: their intervals are open", ScalefitWarning, stacklevel=2)
+        return EpochAllocation(table, self.level)
 
     def summary(self) -> str:
         lines = [
@@ -422,8 +432,8 @@ def _joint(runs: RunTable, base_params: dict[str, float], messages: list[str]):
 
 def _optimal_n(base: Mapping[str, float], reps: np.ndarray, c: float, u: float, n_grid: int):
     """N minimising L(N, C/6N, U) for each row (R_N*, R_D*) of reps; returns (N_opt (B,), L_opt (B,))."""
-    n_lo = max(c / 6.0 / (1e4 * u), 1.0)  # at most 10,000 epochs
-    n_hi = c / 6.0 / max(1e-3 * u, 1.0)  # at least a thousandth of an epoch
+    n_lo = max(c / 6.0 / (MAX_EPOCHS * u), 1.0)
+    n_hi = c / 6.0 / max(MIN_EPOCHS * u, 1.0)
     log_n = np.linspace(np.log(n_lo), np.log(n_hi), n_grid)
     n = np.exp(log_n)
     d = c / (6.0 * n)

@@ -33,7 +33,7 @@ class EnvelopeResult:
 
     ``envelope``: one row per compute value -- C, N_opt (the winning curve's N), L_env, n_curves covering,
     N_opt_lo/hi (bootstrap over curves). ``exponents``: a, b, k_N, k_D; ``intervals``: a, b.
-    ``replicates``: (B, 4) of (a, ln k_N, b, ln k_D).
+    ``replicates``: (B, 4) of (a, ln k_N, b, ln k_D). ``curves``: the checkpoints used (curve, N, C, loss).
     """
 
     envelope: pd.DataFrame
@@ -116,13 +116,15 @@ def envelope_approach(runs: RunTable | pd.DataFrame, *, curve: str = "group", po
         raise FitError("Approach 1 needs training curves (several checkpoints per run in the "
                        f"{curve!r} column); these data have one row per run")
     messages: list[str] = []
-    curves, n_of = [], []
-    for _, g in frame.groupby(curve, sort=True):
+    curves, n_of, points_rows = [], [], []
+    for cid, g in frame.groupby(curve, sort=True):
         g = g.sort_values("D")
         c = 6.0 * g["N"].to_numpy(float) * g["D"].to_numpy(float)
         if len(g) < 2:
             continue
         curves.append((np.log(c), np.log(g["loss"].to_numpy(float))))
+        points_rows.append(pd.DataFrame({"curve": str(cid), "N": g["N"].to_numpy(float), "C": c,
+                                         "loss": g["loss"].to_numpy(float)}))
         n_of.append(float(g["N"].iloc[0]))
     if len(curves) < 2:
         raise FitError("Approach 1 needs at least two training curves")
@@ -170,4 +172,4 @@ def envelope_approach(runs: RunTable | pd.DataFrame, *, curve: str = "group", po
     return EnvelopeResult(envelope=envelope, exponents=exponents, intervals=intervals, replicates=reps[1:],
                           level=level, n_boot=n_boot, seed=seed, n_curves=len(curves), n_sizes=n_sizes,
                           warnings=tuple(messages),
-                          curves=pd.DataFrame({"N": n_of}))
+                          curves=pd.concat(points_rows, ignore_index=True))

@@ -119,7 +119,9 @@ class IsoFLOPResult:
 
     ``budgets``: one row per budget -- C, n_points, method (parabola / shared / measured / skipped),
     N_opt, D_opt, L_opt with _lo/_hi, span_decades, offset, flags, and (with an Approach-3 law)
-    sim_bias_logN (ln of the simulated vertex over the law's true N_opt). ``exponents``: a, b with
+    sim_bias_logN (ln of the simulated vertex over the law's true N_opt), and the parabola
+    loss = c0 + c1 (ln N - x_centre) + c2 (ln N - x_centre)^2. ``points``: every run with its budget_C (NaN
+    when left out) and in_fit (inside the fitted window). ``exponents``: a, b with
     intervals and coefficients k_N, k_D of N* = k_N C^a, D* = k_D C^b. ``replicates``: (B, 4) of
     (a, ln k_N, b, ln k_D).
     """
@@ -259,7 +261,11 @@ def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, 
     curvatures = [f["coef"][0, 2] for f in fitted if f["method"] == "parabola"]
     shared_k = float(np.median(curvatures)) if curvatures else np.nan
     rows, vert_x, vert_y = [], [], []
+    budget_of = np.full(len(loss), np.nan)
+    in_fit = np.zeros(len(loss), dtype=bool)
     for f in fitted:
+        budget_of[labels == f["label"]] = f["C"]
+        in_fit[f["idx"]] = True
         x, y, w, centre = f["x"], loss[f["idx"]], f["w"], f["centre"]
         if f["method"] is None:
             if fallback == "shared" and np.isfinite(shared_k) and len(x) >= 2:
@@ -308,7 +314,9 @@ def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, 
                      "L_opt": float(vy[0]), "L_opt_lo": float(lo_y), "L_opt_hi": float(hi_y),
                      "N_min": float(np.exp(x.min())), "N_max": float(np.exp(x.max())),
                      "span_decades": span / np.log(10), "offset": float(offset), "flags": ",".join(flags),
-                     "sim_bias_logN": float(bias), "replicates_without_minimum": failed})
+                     "sim_bias_logN": float(bias), "replicates_without_minimum": failed,
+                     "c0": float(f["coef"][0, 0]), "c1": float(f["coef"][0, 1]), "c2": float(f["coef"][0, 2]),
+                     "x_centre": centre})
     budgets = pd.DataFrame(rows)
     for r in budgets.itertuples():
         if r.flags:
@@ -340,7 +348,7 @@ def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, 
         for m in messages:
             category = FewPointsWarning if "points" in m else IsoFLOPBiasWarning
             warnings.warn(m, category, stacklevel=2)
-    points = pd.DataFrame({"C": c_arr, "N": n_arr, "loss": loss, "budget": labels})
+    points = pd.DataFrame({"C": c_arr, "N": n_arr, "loss": loss, "budget_C": budget_of, "in_fit": in_fit})
     return IsoFLOPResult(budgets=budgets, exponents=exponents, intervals=intervals, replicates=reps[1:],
                          level=level, n_boot=n_boot, seed=seed, tolerance=tolerance, fallback=fallback,
                          window=window,
