@@ -42,8 +42,9 @@ HUBER_DELTA = 1e-3
 PAPER_STARTS = (20.0 / 3.0, 40.0 / 3.0, 20.0)
 STAR_NAMES = ("R_N_star", "R_D_star")
 LOG_STAR_BOUNDS = (np.log(1e-3), np.log(1e5))
-GRID_LOG_RANGE = (np.log(0.1), np.log(1e4))  # R* from 0.1 to 10,000 repetitions: the bootstrap's search box
-GRID_POINTS = 140
+GRID_LOG_RANGE = LOG_STAR_BOUNDS  # R* from 0.001 to 100,000 repetitions: the search box of every replicate
+GRID_POINTS = 160
+OPEN_FACTOR = 10.0  # R* beyond this multiple of the largest observed R is "no measurable cost"
 MAX_EPOCHS, MIN_EPOCHS = 1e4, 1e-3  # the allocation's search range in epochs D/U
 MODEL_SIZE_RTOL = 1e-4  # model sizes within this relative difference are one cluster
 
@@ -351,11 +352,18 @@ def fit_data_constrained(runs: RunTable, base: str | Mapping[str, float] = "pape
     failed = int(np.sum(~good))
     if failed:
         messages.append(f"{failed} of {n_boot} bootstrap replicates failed and were left out")
-    at_bound = np.mean(np.log(reps[good]) >= GRID_LOG_RANGE[1] - 0.1, axis=0) if good.any() else [0, 0]
-    for name, share in zip(STAR_NAMES, at_bound, strict=True):
+    for j, (name, r_obs) in enumerate(zip(STAR_NAMES, (feats["R_N"], feats["R_D"]), strict=True)):
+        # R* far beyond every observed R: D' = D (N' = N) within the data, i.e. no measurable cost
+        limit = OPEN_FACTOR * max(float(np.max(r_obs)), 1e-12)
+        share = float(np.mean(reps[good, j] > limit)) if good.any() else 0.0
         if share > (1 - level) / 2:
-            messages.append(f"{share:.0%} of replicates put {name} at the search limit "
-                            f"({np.exp(GRID_LOG_RANGE[1]):.0f}): its interval is open above")
+            messages.append(f"{share:.0%} of replicates put {name} above {limit:.3g} ({OPEN_FACTOR:g} x the largest "
+                            f"observed repetition), where repetition costs nothing measurable: its interval is "
+                            "open above")
+        low = float(np.mean(np.log(reps[good, j]) <= GRID_LOG_RANGE[0] + 0.01)) if good.any() else 0.0
+        if low > (1 - level) / 2:
+            messages.append(f"{low:.0%} of replicates put {name} at the lower search limit "
+                            f"({np.exp(GRID_LOG_RANGE[0]):g}): its interval is open below")
     q = [(1 - level) / 2, (1 + level) / 2]
     intervals = {name: tuple(map(float, np.quantile(reps[good, j], q))) if good.any() else (np.nan, np.nan)
                  for j, name in enumerate(STAR_NAMES)}
