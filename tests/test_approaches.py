@@ -8,6 +8,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import scalefit
 from scalefit.approaches import (
@@ -19,7 +21,7 @@ from scalefit.approaches import (
     has_curves,
     isoflop_approach,
 )
-from scalefit.approaches.isoflop import fit_parabolas, vertex
+from scalefit.approaches.isoflop import fit_parabolas, power_law, vertex
 from scalefit.runs import load_runs
 
 MIRROR = os.environ.get("SCALEFIT_DATA_MIRROR")
@@ -181,3 +183,31 @@ def test_epoch_approaches_2_and_3():
     assert a3.estimate == pytest.approx(0.514, abs=0.005)
     assert a2.lo < a3.estimate < a2.hi  # they agree within intervals
     assert not cmp.disagreements
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(-3, 3), st.floats(0.01, 5), st.floats(1, 5), st.integers(3, 12))
+def test_vertex_of_any_upward_parabola(x0, curvature, level, n):
+    x = np.linspace(-4, 4, n)
+    y = level + curvature * (x - x0) ** 2
+    xs, ys = vertex(fit_parabolas(x, y, np.ones((1, n))))
+    assert xs[0] == pytest.approx(x0, abs=1e-6) and ys[0] == pytest.approx(level, abs=1e-6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.1, 1.0), st.floats(-10, 10), st.integers(2, 10))
+def test_power_law_recovers_exact_exponent(slope, icpt, m):
+    log_c = np.linspace(40, 50, m)
+    fit = power_law(log_c, icpt + slope * log_c)
+    assert fit[0] == pytest.approx(slope, abs=1e-8) and fit[1] == pytest.approx(icpt, abs=1e-6)
+
+
+@needs("colpret_choshen2024")
+def test_opt_trajectories_envelope():
+    """Approach 1 on the six OPT training curves (Xia et al. 2023): the envelope is won by 125M, 1.3B,
+    6.7B, 13B and 30B in turn; a = 0.546 with a wide interval (six curves, one schedule per size)."""
+    res = envelope_approach(scalefit.datasets.load("colpret_opt"), n_boot=300, seed=0)
+    assert res.n_curves == 6
+    assert res.exponents["a"] == pytest.approx(0.546, abs=0.01)
+    lo, hi = res.intervals["a"]
+    assert lo < 0.3 and hi > 0.8
