@@ -7,8 +7,9 @@ Steps (Hoffmann et al. 2022, section 3.2):
 2. Per budget, fit loss = c0 + c1 x + c2 x^2 with x = ln N (least squares). The vertex gives N*(C);
    D*(C) = C / (6 N*) and L*(C) = the parabola at the vertex. A budget with fewer than ``min_points``
    points, or with c2 <= 0, falls back on ``fallback``: ``"shared"`` (a parabola whose curvature is the
-   median curvature of the good budgets, fitting c0 and c1 only), ``"measured"`` (the lowest measured
-   point) or ``"skip"``; each use is a :class:`FewPointsWarning`.
+   median curvature of the good budgets, fitting c0 and c1 only; needs 3 points), ``"measured"`` (the
+   lowest measured point, when it is not at either end) or ``"skip"``; budgets that allow neither are
+   skipped. Each use is a :class:`FewPointsWarning`.
 3. Fit ln N* = ln k_N + a ln C and ln D* = ln k_D + b ln C by least squares over budgets.
 
 Intervals: a bootstrap that resamples points within each budget (B replicates, all parabolas at once by
@@ -229,10 +230,11 @@ def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, 
     c_arr = frame["C"].to_numpy(float) if "C" in frame else 6.0 * n_arr * frame["D"].to_numpy(float)
     loss = frame["loss"].to_numpy(float)
     messages: list[str] = []
-    if budgets is None:
+    nominal = None if budgets is None else np.asarray(budgets, dtype=float)
+    if nominal is None:
         labels = bin_budgets(c_arr, tolerance)
     else:
-        labels = assign_budgets(c_arr, np.asarray(budgets, float), tolerance)
+        labels = assign_budgets(c_arr, nominal, tolerance)
         if np.any(labels < 0):
             messages.append(f"{int(np.sum(labels < 0))} of {len(labels)} runs are more than {tolerance:g} "
                             "decades from every nominal budget and were left out")
@@ -247,7 +249,7 @@ def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, 
             j = int(np.argmin(loss[by_n]))
             start = min(max(j - window // 2, 0), len(by_n) - window)
             idx = by_n[start:start + window]
-        c = float(budgets[lab]) if budgets is not None else float(np.exp(np.mean(np.log(c_arr[idx]))))
+        c = float(nominal[lab]) if nominal is not None else float(np.exp(np.mean(np.log(c_arr[idx]))))
         x = np.log(n_arr[idx])
         centre = float(np.mean(x))
         picks = rng.integers(0, len(idx), (n_boot, len(idx)))
@@ -268,15 +270,17 @@ def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, 
         in_fit[f["idx"]] = True
         x, y, w, centre = f["x"], loss[f["idx"]], f["w"], f["centre"]
         if f["method"] is None:
-            if fallback == "shared" and np.isfinite(shared_k) and len(x) >= 2:
+            interior_min = len(x) >= 3 and 0 < int(np.argmin(y[np.argsort(x)])) < len(x) - 1
+            if fallback == "shared" and np.isfinite(shared_k) and len(x) >= 3:
                 f["coef"], f["method"] = fit_fixed_curvature(x - centre, y, w, shared_k), "shared"
-            elif fallback == "measured" or (fallback == "shared" and len(x) >= 1):
+            elif fallback in ("measured", "shared") and interior_min:
                 f["method"] = "measured"
             else:
                 f["method"] = "skipped"
+            opening_down = len(x) >= min_points and not (f["coef"][0, 2] > 0)
             messages.append(f"budget C={f['C']:.3g} has {len(x)} points"
-                            + ("" if len(x) >= 3 and f['coef'][0, 2] > 0 else " (or a parabola opening down)")
-                            + f": used {f['method']}")
+                            + (" and a parabola opening downwards" if opening_down else "")
+                            + (f": {f['method']}" if f["method"] == "skipped" else f": used {f['method']}"))
         if f["method"] == "measured":
             k = np.argmin(np.where(w > 0, y[None, :], np.inf), axis=1)
             vx, vy = x[k], y[k]
@@ -302,7 +306,9 @@ def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, 
                 and abs(offset) > WIDE_OFFSET:
             flags.append("wide")
         failed = int(np.sum(~np.isfinite(vx[1:])))
-        if failed > 0.05 * max(n_boot, 1):
+        if f["method"] == "skipped":
+            flags = []
+        elif failed > 0.05 * max(n_boot, 1):
             flags.append(f"{failed} replicates without a minimum")
         bias = np.nan
         if ref is not None and f["method"] in ("parabola", "shared"):
@@ -318,6 +324,10 @@ def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, 
                      "c0": float(f["coef"][0, 0]), "c1": float(f["coef"][0, 1]), "c2": float(f["coef"][0, 2]),
                      "x_centre": centre})
     budgets = pd.DataFrame(rows)
+    if nominal is None and (budgets.n_points < 3).mean() > 0.25:
+        messages.append(f"{int((budgets.n_points < 3).sum())} of {len(budgets)} budgets have fewer than 3 points: "
+                        "the compute values do not cluster into IsoFLOP budgets at tolerance "
+                        f"{tolerance:g} decades; pass budgets= (nominal budgets) or a larger tolerance")
     for r in budgets.itertuples():
         if r.flags:
             messages.append(f"budget C={r.C:.3g}: vertex {r.flags} (offset {r.offset:+.2f} of the sampled "
