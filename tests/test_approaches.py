@@ -211,3 +211,20 @@ def test_opt_trajectories_envelope():
     assert res.exponents["a"] == pytest.approx(0.546, abs=0.01)
     lo, hi = res.intervals["a"]
     assert lo < 0.3 and hi > 0.8
+
+
+def test_results_are_json_safe_and_frozen():
+    import dataclasses
+    import json
+
+    runs = load_runs(isoflop_sweep(width=1.0, noise=0.002))
+    iso = isoflop_approach(runs, n_boot=50, reference=TRUTH, warn=False)
+    env = envelope_approach(load_runs(curves_frame()), n_boot=50)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cmp = compare_approaches(runs, [1e22], n_boot=50, approach2=iso)
+    for res in (iso, env, cmp):
+        json.dumps(res.to_dict())
+        assert isinstance(res.to_frame(), pd.DataFrame) and res.summary()
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            res.level = 0.5

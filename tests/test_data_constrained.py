@@ -129,3 +129,17 @@ def test_paper_c4_fit_reproduces_their_local_optimum_and_finds_a_lower_one():
     assert best.objective < local.objective * (1 - 1e-3)
     assert best.stars["R_D_star"] > 40 and best.stars["R_N_star"] < 3
     assert len(best.local_minima) >= 2
+
+
+def test_value_of_epochs_and_json_safety():
+    import json
+
+    runs = load_runs(_synthetic(noise=0.002))
+    res = fit_data_constrained(runs, joint=True, n_boot=100, seed=0)
+    v = res.value_of_epochs([1, 4, 16, 100])
+    assert v.value[0] == pytest.approx(1.0)
+    assert np.all(np.diff(v.value) < 0)  # each further epoch is worth less
+    assert np.all(v.value_lo <= v.value + 1e-12) and np.all(v.value <= v.value_hi + 1e-12)
+    json.dumps(res.to_dict())
+    json.dumps(res.allocate(1e21, 1e9).to_dict())
+    assert "R_D_star" in res.summary() and "joint fit" in res.summary()

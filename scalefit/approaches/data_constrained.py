@@ -204,6 +204,23 @@ class DataConstrainedFit:
         """Loss of the staged fit at arrays N (parameters), D (tokens), U (unique tokens)."""
         return predict_loss(self.params, N, D, U, self.base)
 
+    def value_of_epochs(self, epochs) -> pd.DataFrame:
+        """How much repeated data is worth: D'/D after ``epochs`` passes over the unique data.
+
+        D'/D = (1 + R_D* (1 - exp(-R_D/R_D*))) / (1 + R_D) with R_D = epochs - 1; 1 means as good as fresh
+        data. Returns a frame with epochs, value, value_lo, value_hi (bootstrap of R_D*).
+        """
+        e = np.atleast_1d(np.asarray(epochs, dtype=float))
+        r = np.maximum(e - 1.0, 0.0)
+
+        def value(r_star):
+            r_star = np.asarray(r_star, dtype=float)[..., None]
+            return (1.0 - r_star * np.expm1(-r / r_star)) / (1.0 + r)
+
+        reps = value(self.replicates[:, 1]) if len(self.replicates) else np.full((1, len(e)), np.nan)
+        lo, hi = np.quantile(reps, [(1 - self.level) / 2, (1 + self.level) / 2], axis=0)
+        return pd.DataFrame({"epochs": e, "value": value(self.stars["R_D_star"]), "value_lo": lo, "value_hi": hi})
+
     def allocate(self, compute, unique_tokens, n_grid: int = 1201) -> EpochAllocation:
         """Compute-optimal N and epochs for each pair of compute C (FLOPs) and unique tokens U.
 
