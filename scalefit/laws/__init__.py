@@ -13,6 +13,7 @@ from typing import Any
 from .base import ComputeOptimal, Frontier, InferencePlan, Inverse, Law, ParamSpec, import_object
 from .chinchilla import Chinchilla
 from .custom import CustomLaw
+from .data_constrained import DataConstrained
 from .kaplan import Kaplan
 from .numerical import numerical_compute_optimal
 from .power import ComputePowerLaw, PowerLaw
@@ -31,6 +32,7 @@ LAWS: dict[str, Callable[[], Law]] = {
     "power_d_no_e": lambda: PowerLaw("D", fixed={"E": 0.0}),
     "power_c": ComputePowerLaw,
     "power_c_no_e": lambda: ComputePowerLaw(fixed={"E": 0.0}),
+    "data_constrained": DataConstrained,
 }
 
 
@@ -61,6 +63,7 @@ def law_from_dict(record: Mapping[str, Any] | str) -> Law:
     return Law.from_dict(record)
 
 
-__all__ = ["DEFAULT_LAW", "LAWS", "Chinchilla", "ComputeOptimal", "ComputePowerLaw", "CustomLaw", "Frontier",
+__all__ = ["DEFAULT_LAW", "LAWS", "Chinchilla", "ComputeOptimal", "ComputePowerLaw", "CustomLaw", "DataConstrained",
+           "Frontier",
            "InferencePlan", "Inverse", "Kaplan", "Law", "ParamSpec", "PowerLaw", "SeparableLaw", "get_law",
            "law_from_dict", "numerical_compute_optimal", "solver_view"]
