@@ -153,11 +153,13 @@ def goodness_of_fit(fit: Any) -> dict[str, float]:
 
 
 def residuals_by_group(fit: Any) -> pd.DataFrame:
-    """Log residuals log(pred/obs) summarised per model size N: one row per distinct N, sorted by N.
+    """Log residuals log(pred/obs) summarised per model size: one row per group of runs, sorted by N.
 
-    Columns: ``N`` (parameters), ``runs``, ``bias`` (mean log residual: > 0 means the law over-predicts this
-    size's loss), ``mean_abs`` and ``max_abs`` (|log residual|, about a relative error), ``rms``.
-    A size whose bias is large beside the others is one the law's functional form does not capture.
+    Groups are the run table's ``group`` column (by default one per model size; N values equal within a
+    tolerance), or the distinct N when the runs carry no groups. Columns: ``group``, ``N`` (median parameters
+    of the group), ``runs``, ``bias`` (mean log residual: > 0 means the law over-predicts this size's loss),
+    ``mean_abs`` and ``max_abs`` (|log residual|, about a relative error), ``rms``. A size whose bias stands
+    out from the others is one the law's functional form does not capture.
 
     >>> from types import SimpleNamespace
     >>> fake = SimpleNamespace(residuals=np.array([0.1, 0.3, -0.2]),
@@ -166,14 +168,17 @@ def residuals_by_group(fit: Any) -> pd.DataFrame:
     {'N': [1000000.0, 10000000.0], 'runs': [2, 1], 'bias': [0.2, -0.2], 'max_abs': [0.3, 0.2]}
     """
     r = np.asarray(fit.residuals, dtype=float)
-    frame = pd.DataFrame({"N": np.asarray(fit.runs.N, dtype=float), "r": r, "abs": np.abs(r), "sq": r * r})
-    grouped = frame.groupby("N", sort=True)
+    n = np.asarray(fit.runs.N, dtype=float)
+    groups = getattr(fit.runs, "groups", None)
+    groups = n if groups is None else np.asarray(groups)
+    frame = pd.DataFrame({"group": groups, "N": n, "r": r, "abs": np.abs(r), "sq": r * r})
+    grouped = frame.groupby("group", sort=False)
     out = pd.DataFrame({
-        "runs": grouped.size(),
+        "N": grouped["N"].median(),
+        "runs": grouped.size().astype(int),
         "bias": grouped["r"].mean(),
         "mean_abs": grouped["abs"].mean(),
         "max_abs": grouped["abs"].max(),
         "rms": np.sqrt(grouped["sq"].mean()),
     }).reset_index()
-    out["runs"] = out["runs"].astype(int)
-    return out
+    return out.sort_values("N", kind="stable").reset_index(drop=True)

@@ -109,7 +109,7 @@ def test_the_reported_scale_maximises_the_likelihood(r, delta, factor):
 def test_residuals_by_group_hand_computed():
     fit = fake_fit([0.1, -0.3, 0.2, 0.05], Objective("ls"), sizes=np.array([2e6, 1e6, 1e6, 2e6]))
     table = goodness.residuals_by_group(fit)
-    assert table["N"].tolist() == [1e6, 2e6]
+    assert table["N"].tolist() == [1e6, 2e6] and table["group"].tolist() == [1e6, 2e6]
     assert table["runs"].tolist() == [2, 2]
     assert table["bias"].tolist() == pytest.approx([-0.05, 0.075])
     assert table["mean_abs"].tolist() == pytest.approx([0.25, 0.075])
@@ -127,8 +127,17 @@ def test_goodness_of_a_real_fit_counts_runs_parameters_and_model_sizes():
     assert g["residual_sd"] == pytest.approx(math.sqrt(np.sum(fit.residuals**2) / g["dof"]))
     assert g["loglik"] > goodness.log_likelihood(fit.residuals, fit.objective, scale=2 * g["scale"])[0]
     table = goodness.residuals_by_group(fit)
-    assert table["runs"].sum() == len(runs) and len(table) == len(np.unique(runs.N))
+    assert table["runs"].sum() == len(runs) and len(table) == runs.n_groups
+    assert table["N"].is_monotonic_increasing
     assert (table["max_abs"] >= table["mean_abs"]).all()
+
+
+def test_residuals_by_group_uses_the_run_groups_when_present():
+    fit = fake_fit([0.1, -0.3, 0.2], Objective("ls"), sizes=np.array([1e6, 1.0000001e6, 3e6]))
+    fit.runs.groups = np.array(["small", "small", "big"])
+    table = goodness.residuals_by_group(fit)
+    assert table["group"].tolist() == ["small", "big"] and table["runs"].tolist() == [2, 1]
+    assert table["bias"].tolist() == pytest.approx([-0.1, 0.2])
 
 
 def test_docstring_examples_in_goodness_and_plots_run():
