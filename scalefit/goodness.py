@@ -43,6 +43,8 @@ __all__ = ["goodness_of_fit", "huber_log_normaliser", "log_likelihood", "residua
 def huber_log_normaliser(delta: float, s: float | np.ndarray) -> np.ndarray:
     """log Z(s) for the density exp(-rho_delta(r) / s^2) / Z(s) on the real line (delta, s > 0, log units).
 
+    Examples
+    --------
     >>> round(float(huber_log_normaliser(1e6, 1.0)), 6) == round(0.5 * math.log(2 * math.pi), 6)  # ~Gaussian
     True
     """
@@ -59,6 +61,8 @@ def log_likelihood(residuals: np.ndarray, objective: Any, weights: np.ndarray | 
     ``objective`` needs ``kind`` ("huber" or "ls"), ``delta`` and ``rho(r)`` (e.g. ``fit.objective``).
     ``scale=None`` (default) maximises over s; a number evaluates the log-likelihood at that s.
 
+    Examples
+    --------
     >>> from scalefit.objective import Objective
     >>> ll, s = log_likelihood(np.array([0.1, -0.1]), Objective("ls"))
     >>> round(s, 12), round(ll, 6) == round(-(math.log(2 * math.pi * 0.01) + 1), 6)
@@ -114,8 +118,10 @@ def goodness_of_fit(fit: Any) -> dict[str, float]:
     ``rmse`` (sqrt(mean w r^2)), ``mean_abs_residual``, ``max_abs_residual``, ``scale`` (the ML scale s),
     ``loglik``, ``aic``, ``bic``, ``aicc`` (small-sample AIC; nan when n_w - k - 1 <= 0), ``objective``.
 
-    Example (a duck-typed fit; any object with ``residuals``, ``weights``, ``params``, ``objective``, ``law``):
+    Any object with ``residuals``, ``weights``, ``params``, ``objective`` and ``law`` will do.
 
+    Examples
+    --------
     >>> from types import SimpleNamespace
     >>> from scalefit.objective import Objective
     >>> fake = SimpleNamespace(residuals=np.array([0.1, -0.1, 0.2, -0.2]), weights=np.ones(4),
@@ -161,6 +167,8 @@ def residuals_by_group(fit: Any) -> pd.DataFrame:
     ``mean_abs`` and ``max_abs`` (|log residual|, about a relative error), ``rms``. A size whose bias stands
     out from the others is one the law's functional form does not capture.
 
+    Examples
+    --------
     >>> from types import SimpleNamespace
     >>> fake = SimpleNamespace(residuals=np.array([0.1, 0.3, -0.2]),
     ...                        runs=SimpleNamespace(N=np.array([1e6, 1e6, 1e7])))

@@ -56,6 +56,8 @@ def styled(maker: Callable) -> Callable:
 def caption(maker: Callable) -> str:
     """The caption of a figure function: the first paragraph of its docstring, on one line.
 
+    Examples
+    --------
     >>> caption(residuals).startswith("Left, parity")
     True
     """
@@ -177,6 +179,8 @@ def compute_budgets(compute: np.ndarray, k: int = 4, tolerance: float = 1.25, mi
     two within a factor ``tolerance**2`` of each other. Falls back to the fullest windows when none reaches
     ``min_runs``.
 
+    Examples
+    --------
     >>> c = np.repeat([1e18, 1e19, 1e20, 1e21, 3e21], 5) * np.tile([0.98, 0.99, 1.0, 1.01, 1.02], 5)
     >>> [f"{b:.0e}" for b in compute_budgets(c, k=3)]
     ['1e+18', '1e+20', '3e+21']
