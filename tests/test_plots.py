@@ -16,6 +16,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from matplotlib.testing.compare import compare_images
 
 import scalefit
@@ -194,3 +196,14 @@ def test_tick_labels_are_readable_at_report_size(results):
     sizes = [t.get_fontsize() for t in ax.get_xticklabels() + ax.get_yticklabels(which="both") if t.get_text()]
     assert sizes and min(sizes) >= plots.MINOR_LABEL_SIZE
     plt.close(fig)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(1e17, 1e23), min_size=1, max_size=60), st.integers(1, 6), st.integers(1, 5))
+def test_compute_budgets_are_populated_separated_and_include_the_fullest_top(compute, k, min_runs):
+    c = np.asarray(compute)
+    budgets = plots.compute_budgets(c, k=k, tolerance=1.25, min_runs=min_runs)
+    assert 1 <= len(budgets) <= k and np.all(np.diff(budgets) > 0)
+    counts = np.array([np.sum(np.abs(np.log(c / b)) <= np.log(1.25) + 1e-12) for b in budgets])
+    assert np.all(counts >= 1)  # a budget is the mean of a window of runs: never an empty slice
+    assert np.all(np.diff(np.log(budgets)) >= 2 * np.log(1.25) - 1e-12)  # windows do not overlap
