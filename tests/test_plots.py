@@ -14,7 +14,10 @@ import warnings
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from matplotlib.testing.compare import compare_images
 
 import scalefit
@@ -104,3 +107,103 @@ def test_saved_figures_are_byte_identical_across_renders(results, tmp_path):
         plt.close(fig)
     for first, second in zip(*paths, strict=True):
         assert Path(first).read_bytes() == Path(second).read_bytes()
+
+
+def test_isoflop_budgets_are_in_the_data_and_include_the_largest(results):
+    fit, _, _ = results
+    c_runs = 6.0 * fit.runs.N * fit.runs.D
+    budgets = plots.compute_budgets(c_runs)
+    assert 2 <= len(budgets) <= 4 and np.all(np.diff(budgets) > 0)
+    for c in budgets:  # every slice has runs
+        assert np.sum((c_runs >= c / 1.25) & (c_runs <= c * 1.25)) >= 3
+    top = np.sort(c_runs)[-3]  # the largest budget with >= 3 runs is taken
+    assert budgets[-1] >= top / 1.25
+    fig = plots.isoflop(fit)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert all("(0 runs)" not in label for label in labels) and len(labels) == len(budgets)
+    plt.close(fig)
+
+
+def test_compute_budgets_spread_over_the_range_and_skip_thin_windows():
+    c = np.concatenate([np.full(5, 1e18), np.full(5, 1e19), np.full(5, 1e20), np.full(5, 1e21), [1e23]])
+    budgets = plots.compute_budgets(c, k=4, min_runs=3)
+    assert budgets == pytest.approx([1e18, 1e19, 1e20, 1e21])  # the lone 1e23 run is not a budget
+
+
+def test_iso_n_curves_stay_near_each_sizes_runs(results):
+    fit, boot, _ = results
+    fig = plots.loss_vs_compute(fit, boot)
+    ax = fig.axes[0]
+    c_runs = 6.0 * fit.runs.N * fit.runs.D
+    for line in ax.get_lines():
+        x = line.get_xdata()
+        if line.get_color() == plots.OKABE_ITO["black"] or len(x) < 10:
+            continue  # the frontier (and the largest-run marker) may run further
+        assert np.min(x) >= c_runs.min() / (plots.CURVE_EXTENSION * 1.01)
+        assert np.max(x) <= c_runs.max() * plots.CURVE_EXTENSION * 1.01
+    plt.close(fig)
+
+
+def test_corner_puts_skewed_positive_coefficients_on_log_axes_and_says_what_the_lines_are(results):
+    _, boot, _ = results
+    fig = plots.corner(boot, max_points=100)
+    names = list(boot.names)
+    axes = np.array(fig.axes).reshape(len(names), len(names))
+    reps = boot.params()
+    for i, name in enumerate(names):
+        spread = reps[name].max() / reps[name].min()
+        assert (axes[-1, i].get_xscale() == "log") == (reps[name].min() > 0 and spread > 3), name
+    title = fig._suptitle.get_text()
+    assert "black" in title and "estimate" in title and "orange" in title
+    estimate_lines = [ln for ln in axes[0, 0].get_lines() if ln.get_linestyle() == "-"]
+    assert estimate_lines and all(ln.get_color() == plots.OKABE_ITO["black"] for ln in estimate_lines)
+    plt.close(fig)
+
+
+def test_residual_axis_is_a_unitless_log_ratio(results):
+    fit, _, check = results
+    for fig in (plots.residuals(fit), plots.holdout(check)):
+        labels = [ax.get_ylabel() for ax in fig.axes]
+        assert plots.LOG_RATIO_LABEL in labels and not any("nats)" in lab and "log(" in lab for lab in labels)
+        plt.close(fig)
+
+
+def test_holdout_plots_error_against_extrapolation_distance(results):
+    _, _, check = results
+    fig = plots.holdout(check)
+    ax = fig.axes[0]
+    assert "distance" in ax.get_xlabel()
+    marker = [ln for ln in ax.get_lines() if ln.get_linestyle() == ":"]
+    assert marker and np.allclose(marker[0].get_xdata(), 1.0)  # the edge of the fitted data
+    points = ax.collections[-1].get_offsets()
+    assert len(points) == len(check.table)
+    assert np.allclose(np.sort(points[:, 1]), np.sort(np.log(check.table["predicted"] / check.table["loss"])))
+    plt.close(fig)
+
+
+def test_every_figure_is_registered_with_a_caption_saying_what_to_look_at():
+    assert set(plots.FIGURES) == {"loss_vs_compute", "isoflop", "allocation", "residuals", "corner", "holdout"}
+    for name, (maker, caption) in plots.FIGURES.items():
+        assert callable(maker) and caption == plots.caption(maker), name
+        assert "Look" in caption and len(caption) > 80, name
+
+
+def test_tick_labels_are_readable_at_report_size(results):
+    fit, boot, _ = results
+    fig = plots.loss_vs_compute(fit, boot)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    sizes = [t.get_fontsize() for t in ax.get_xticklabels() + ax.get_yticklabels(which="both") if t.get_text()]
+    assert sizes and min(sizes) >= plots.MINOR_LABEL_SIZE
+    plt.close(fig)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(1e17, 1e23), min_size=1, max_size=60), st.integers(1, 6), st.integers(1, 5))
+def test_compute_budgets_are_populated_separated_and_include_the_fullest_top(compute, k, min_runs):
+    c = np.asarray(compute)
+    budgets = plots.compute_budgets(c, k=k, tolerance=1.25, min_runs=min_runs)
+    assert 1 <= len(budgets) <= k and np.all(np.diff(budgets) > 0)
+    counts = np.array([np.sum(np.abs(np.log(c / b)) <= np.log(1.25) + 1e-12) for b in budgets])
+    assert np.all(counts >= 1)  # a budget is the mean of a window of runs: never an empty slice
+    assert np.all(np.diff(np.log(budgets)) >= 2 * np.log(1.25) - 1e-12)  # windows do not overlap
