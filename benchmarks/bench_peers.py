@@ -5,7 +5,8 @@ Data: Epoch AI's reconstruction of the Chinchilla runs, loaded by scalefit
 tool as one CSV. Each tool runs in its own subprocess (its own interpreter if asked), every process with
 OPENBLAS/OMP/MKL_NUM_THREADS=1; one round runs each tool once, in the order simple-scaling-laws, chinchilla,
 Hoffmann grid, scalefit; the summary reports medians over rounds, wall-clock and CPU time, the ratios, the
-objective value of every tool's optimum evaluated by scalefit's objective code, and the load average.
+objective value of every tool's optimum evaluated by scalefit's objective code, and the load average. Every
+timed call runs on one thread, so when the load average exceeds the number of cores, read the CPU-time ratios.
 
 Comparisons (ratios are peer time / scalefit time, so > 1 means scalefit is faster):
   * one fit, Huber delta=1e-3 on log loss (summed): scalefit ``fit(objective="hoffmann")`` against
@@ -412,6 +413,8 @@ def report(args, med, params, boots, objectives, versions, results) -> None:
         return med.get(key)
 
     print(f"\npeer versions: {versions or 'none'}; medians over rounds (wall-clock | CPU), ratio = other / scalefit")
+    print("(every timed call is single-threaded, so on a machine busier than its cores the CPU-time ratios are the "
+          "ones to read: wall-clock also counts the time other processes held the cores)")
 
     def line(label, key, ref_key, note=""):
         other, ref = t(key), t(ref_key)
