@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -406,6 +407,7 @@ def main() -> None:
     if objectives is None:
         print(f"(objective evaluation failed: {err})")
     print(f"load average after: {load_average()}")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def report(args, med, params, boots, objectives, versions, results) -> None:
