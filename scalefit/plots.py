@@ -277,8 +277,8 @@ def allocation(fit, boot=None, compute: Sequence[float] | None = None,
         if band is not None:
             ax.fill_between(grid, band[key]["lo"], band[key]["hi"], color=colour, alpha=0.25, lw=0)
     for name, (n, d) in (references or {}).items():
-        ax.scatter([_compute(fit, n, d)] * 2, [n, d], marker="D", color=[OKABE_ITO["blue"], OKABE_ITO["vermillion"]], s=30,
-                   edgecolors="black", zorder=4)
+        ax.scatter([_compute(fit, n, d)] * 2, [n, d], marker="D",
+                   color=[OKABE_ITO["blue"], OKABE_ITO["vermillion"]], s=30, edgecolors="black", zorder=4)
         ax.annotate(name, (_compute(fit, n, d), n), textcoords="offset points", xytext=(5, -10), fontsize=8)
     ax.axvline(c_runs.max(), color=OKABE_ITO["sky"], ls=":", lw=1.2, label="largest run")
     ax.set(xscale="log", yscale="log", xlabel=COMPUTE_LABEL, ylabel="parameters or tokens (count)",
