@@ -111,14 +111,18 @@ def render_record(record: dict[str, Any], out: Path, force: bool = False) -> Pat
 
 
 def rerender(fit_json: str | os.PathLike, out: str | os.PathLike | None = None, force: bool = False) -> Path:
-    """Re-render the report of a fit.json without refitting (into its own directory by default)."""
+    """Re-render the report of a fit.json without refitting, into ``out`` (default: beside the fit.json).
+
+    Writing over an existing report, the one beside the fit.json included, needs ``force``.
+    """
     path = Path(fit_json)
     record = read_record(path)
     target = path.parent if out is None else Path(out)
-    same = target.resolve() == path.parent.resolve()
-    if not same:
-        check_output_dir(target, force)
-    return render_record(record, target, force=True if same else force)
+    if target.resolve() == path.parent.resolve() and not force:
+        raise ScalefitError(f"{target}: re-rendering would replace the report beside {path.name}; use --force to "
+                            "replace it, or --out DIR to write a new one")
+    check_output_dir(target, force)
+    return render_record(record, target, force=force)
 
 
 def _swap_into_place(tmp: Path, out: Path, force: bool) -> None:
