@@ -6,9 +6,11 @@ with one that prints the one line and exits 130.
 Nothing has been written at that point, so exiting at once is right. :func:`scalefit.cli.main` then
 switches to raising KeyboardInterrupt, which it turns into the same line after cleaning up.
 
-What remains unhandled is the kernel's window before this module runs at all (process start, the
-interpreter's own start-up and the console script's two imports, tens of milliseconds): a Ctrl-C there
-ends the process by the signal itself (status -2, shown by a shell as 130), before anything was written.
+What no Python code can handle is the window before this module runs at all: process start (a Ctrl-C
+there ends the process by the signal itself, status -2, which a shell shows as 130) and the interpreter's
+own start-up, where the ``site`` import runs before any of our code (a Ctrl-C there makes Python print
+"Fatal Python error: init_import_site" and exit 1). Both come before anything was written. The window is
+tens of milliseconds on an idle machine; tests/test_cli_report.py interrupts from just after it.
 """
 
 import os
@@ -23,7 +25,8 @@ def _interrupted(signum: int, frame: object) -> None:
     os._exit(130)
 
 
-signal.signal(signal.SIGINT, _interrupted)  # before any other import of scalefit; keep it here
+if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when started with Ctrl-C ignored (nohup, &)
+    signal.signal(signal.SIGINT, _interrupted)  # before any other import of scalefit; keep it here
 
 
 def main() -> int:

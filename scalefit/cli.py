@@ -428,7 +428,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status (0 ok, 1 internal error, 2 usage/data error, 130 Ctrl-C)."""
-    if threading.current_thread() is threading.main_thread():
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) not in (
+            signal.SIG_IGN, None):
         # the console script's early handler exits at once; from here on, Ctrl-C unwinds (and cleans up)
         signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
