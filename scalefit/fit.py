@@ -295,10 +295,10 @@ def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = "chinchilla", obje
     if w.shape != (len(table),):
         raise ValueError(f"weights must have shape ({len(table)},), not {w.shape}")
     n_params = len(the_law.param_names)
+    design_warnings = check_design(table, the_law)
     if len(table) <= n_params:
         raise FitError(f"{len(table)} runs cannot determine the {n_params} parameters of the {the_law.name} law; "
                        "add runs (several model sizes, several token counts each)")
-    design_warnings = check_design(table, the_law)
     data = {c: table.df[c].to_numpy(float) for c in the_law.inputs}
     the_objective, delta_source, first_pass = _choose_objective(the_law, data, table.loss, w, objective, delta,
                                                                 grid_points)

@@ -29,6 +29,9 @@ INTERVAL_RATIO = 100.0
 #: components of the flattest direction of the (column-scaled) Jacobian above this name the parameters
 #: that trade off against each other
 NULL_COMPONENT = 0.3
+#: a positive parameter whose largest elasticity is below this barely moves any prediction (a 1% change moves
+#: no prediction by more than 0.02%): run-to-run noise of ~0.5% hides it, so the data do not determine it
+WEAK = 2e-2
 STEP = 1e-6
 
 
@@ -99,6 +102,12 @@ def identifiability(fit: Any, bootstrap: Any = None) -> Identifiability:
         tied = [q for q in flat if q != p]
         flag([p, *tied], f"the term with {p} vanishes ({p} = {_g(fit.params.get(p))}, a negligible share of every "
                          "prediction)" + (f"; {', '.join(tied)} then no longer affect the predictions" if tied else ""))
+    weak = [n for n, v in zip(names, elasticity, strict=True)
+            if np.isfinite(v) and v < WEAK and n not in flagged and n not in flat and _positive(fit.params.get(n))]
+    if weak:
+        flag(weak, f"{', '.join(weak)} barely {'change' if len(weak) > 1 else 'changes'} any prediction (a 1% change "
+                   f"moves no predicted loss by more than {WEAK:g}%): the term is close to vanishing and the data "
+                   "do not determine it")
     rest = [q for q in flat if q not in flagged]
     if rest:
         flag(rest, f"{', '.join(rest)} {'do' if len(rest) > 1 else 'does'} not change any prediction "
@@ -137,6 +146,11 @@ def identifiability(fit: Any, bootstrap: Any = None) -> Identifiability:
                  + f" (more than {INTERVAL_RATIO:g}x from low to high)")
     ordered = tuple(n for n in names if n in flagged)
     return Identifiability(identified=not reasons, parameters=ordered, reasons=tuple(reasons), checks=checks)
+
+
+def _positive(value: Any) -> bool:
+    x = as_float(value)
+    return x is not None and x > 0
 
 
 def _g(value: Any) -> str:
