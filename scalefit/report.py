@@ -356,7 +356,7 @@ def _extrapolation_section(answers) -> Section:
 
 def _plan_section(answers) -> Section:
     if not answers["plans"]:
-        return Section("Inference-aware plans", ["No plans were requested (use --plan-loss or --plan-compute)."])
+        return Section("Inference-aware plans", ["No plans were requested (use --target-loss or --plan-compute)."])
     rows = []
     for p in answers["plans"]:
         iv = p.get("intervals", {})
