@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -409,11 +410,24 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+#: API phrasings -> the command line's (a message names the option a shell user would type)
+CLI_SPELLINGS = (
+    (re.compile(r"pass on_invalid='drop' to drop them with a record in RunTable\.dropped"),
+     "--drop-invalid drops them and records them in the report"),
+    (re.compile(r"columns=\{'(\w+)': '([^']*)'\}"), r"--columns \1=\2"),
+    (re.compile(r"scheme='(\w+)'"), r"--scheme \1"),
+    (re.compile(r"query='([^']*)'"), r"--filter '\1'"),
+    (re.compile(r"on_invalid='drop'"), "--drop-invalid"),
+    (re.compile(r"drop_highest_loss=(\d+)"), r"--drop-highest-loss \1"),
+)
+
+
 def one_line(message: str) -> str:
     """An API message (possibly listing several rows) as one line, with the command line's option names."""
     text = " ".join(part.strip() for part in message.splitlines() if part.strip())
-    return text.replace("pass on_invalid='drop' to drop them with a record in RunTable.dropped",
-                        "--drop-invalid drops them and records them in the report")
+    for pattern, replacement in CLI_SPELLINGS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 _COLLECTED: list[str] = []  # warnings shown during this command, in order (fit passes them to its report)

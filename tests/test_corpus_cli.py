@@ -223,3 +223,17 @@ def test_report_with_non_finite_numbers_renders(good_fit, tmp_path, capsys):
     md = (tmp_path / "r" / "report.md").read_text()
     assert "condition number inf > 1e+12" in md.split("## Data")[0]
     assert "| not identified |" in md
+
+
+@pytest.mark.parametrize(("api", "cli"), [
+    ("x.csv: columns ['a', 'b'] could each be 'N'; say which with columns={'N': 'a'}",
+     "x.csv: columns ['a', 'b'] could each be 'N'; say which with --columns N=a"),
+    ("intervals are likely too narrow; use scheme='cluster'", "intervals are likely too narrow; use --scheme cluster"),
+    ("Use query='epochs == 1' for plain L(N, D)", "Use --filter 'epochs == 1' for plain L(N, D)"),
+    ("2 invalid rows:\n  line 3\npass on_invalid='drop' to drop them with a record in RunTable.dropped",
+     "2 invalid rows: line 3 --drop-invalid drops them and records them in the report"),
+])
+def test_messages_speak_command_line_not_python(api, cli):
+    from scalefit.cli import one_line
+
+    assert one_line(api) == cli
