@@ -284,18 +284,27 @@ def _optimizer_section(fit) -> Section:
 
 def _parameter_section(fit, boot) -> Section:
     names = list(fit.law.param_names)
+    lost = set(identifiability(fit, boot).parameters)
+
+    def status(n: str) -> str:
+        return NOT_IDENTIFIED if n in lost else "yes"
+
     if boot is None:
-        rows = [[n, _f(fit.params[n], 8), "", "", ""] for n in names]
+        rows = [[n, _f(fit.params[n], 8), "", "", "", status(n)] for n in names]
         note = "No bootstrap was run: parameters have no intervals."
     else:
         iv = boot.intervals()
-        rows = [[n, _f(fit.params[n], 8), _f(iv[n]["se"], 4, NOT_IDENTIFIED), _f(iv[n]["lo"], 6), _f(iv[n]["hi"], 6)]
-                for n in names]
+        rows = [[n, _f(fit.params[n], 8), _f(iv[n]["se"], 4, NOT_IDENTIFIED), _f(iv[n]["lo"], 6), _f(iv[n]["hi"], 6),
+                 status(n)] for n in names]
         note = (f"Intervals: {round(boot.level * 100)}% {boot.method} intervals from {len(boot.replicates)} "
                 f"{boot.scheme}-bootstrap replicates (seed {boot.seed}; {boot.failed} failed and excluded; "
                 f"{boot.global_checks['checked']} replicates re-solved by the global method, "
                 f"{len(boot.global_checks['mismatches'])} mismatches).")
-    return Section("Parameters", [note], [(["parameter", "estimate", "se", "lo", "hi"], rows)])
+    if lost:
+        whose = "their estimates and intervals describe" if len(lost) > 1 else "its estimate and interval describe"
+        note += (f" The data do not identify {', '.join(n for n in names if n in lost)} (see Problems found): "
+                 f"{whose} the optimizer, not the data.")
+    return Section("Parameters", [note], [(["parameter", "estimate", "se", "lo", "hi", "identified"], rows)])
 
 
 def _derived_section(fit, boot, answers) -> Section:
