@@ -91,3 +91,16 @@ def test_held_out_verdict_is_a_binomial_test():
     assert _check(60, 63).verdict == "PASSES"
     assert _check(2, 3).verdict == "TOO FEW TO JUDGE"
     assert _check(5, 63).held_out_text().startswith("the 1 model size whose runs reach the largest training compute")
+
+
+def test_held_out_sub_fit_warnings_are_collected_not_printed():
+    runs = datasets.load("example_chinchilla")
+    sizes = np.unique(runs.N)
+    small = runs.subset(np.isin(runs.N, sizes[::5]), reason="eight model sizes")  # the sub-fit keeps 7
+    fit = quiet_fit(small)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check = scalefit.holdout_check(fit, n_boot=20, seed=0)
+    assert [str(w.message) for w in caught] == []
+    assert any("groups: cluster-bootstrap intervals are unreliable" in w for w in check.warnings)
+    assert check.to_dict()["warnings"] == list(check.warnings)
