@@ -10,55 +10,84 @@ Public API::
     boot.optimal(compute=5.76e23)
     scalefit.report(fit, "out/", bootstrap=boot, targets=[(70e9, 1.4e12)], computes=[5.76e23])
     scalefit.check_coverage(fit, R=200, n=200, seed=0)
+
+The names are imported lazily (PEP 562): ``import scalefit`` is cheap and imports neither numpy's
+friends nor matplotlib, so the command line can take over Ctrl-C before any heavy import runs.
 """
 
 from __future__ import annotations
 
-from . import datasets
-from .allocation import Hardware, Plan
-from .bootstrap import Bootstrap
-from .compare import Comparison, compare
-from .coverage import Coverage, check_coverage
-from .errors import (
-    ConvergenceWarning,
-    DataError,
-    DatasetError,
-    ExtrapolationWarning,
-    FitError,
-    ScalefitError,
-    ScalefitWarning,
-)
-from .fit import Fit, fit
-from .holdout import HoldoutCheck, holdout_check
-from .report import report
-from .runs import RunTable, load_runs
-from .spec import FitSpec
+import importlib
+import sys
+import types
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Bootstrap",
-    "Comparison",
-    "ConvergenceWarning",
-    "Coverage",
-    "DataError",
-    "DatasetError",
-    "ExtrapolationWarning",
-    "Fit",
-    "FitError",
-    "FitSpec",
-    "Hardware",
-    "HoldoutCheck",
-    "Plan",
-    "RunTable",
-    "ScalefitError",
-    "ScalefitWarning",
-    "__version__",
-    "check_coverage",
-    "compare",
-    "datasets",
-    "fit",
-    "holdout_check",
-    "load_runs",
-    "report",
-]
+#: public name -> submodule that defines it (the submodule itself when the name is a module)
+_EXPORTS = {
+    "Bootstrap": "bootstrap",
+    "CheckpointWarning": "errors",
+    "Comparison": "compare",
+    "DataCheckWarning": "errors",
+    "ConvergenceWarning": "errors",
+    "Coverage": "coverage",
+    "DataError": "errors",
+    "DatasetError": "errors",
+    "ExtrapolationWarning": "errors",
+    "Fit": "fit",
+    "FitError": "errors",
+    "FitSpec": "spec",
+    "Hardware": "allocation",
+    "HoldoutCheck": "holdout",
+    "Identifiability": "identify",
+    "Plan": "allocation",
+    "RunTable": "runs",
+    "ScalefitError": "errors",
+    "ScalefitWarning": "errors",
+    "TextEncodingWarning": "errors",
+    "check_coverage": "coverage",
+    "compare": "compare",
+    "datasets": None,
+    "fit": "fit",
+    "holdout_check": "holdout",
+    "identifiability": "identify",
+    "load_runs": "runs",
+    "report": "report",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use and cache it in the package namespace."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'scalefit' has no attribute {name!r}")
+    module_name = _EXPORTS[name]
+    if module_name is None:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        value = getattr(importlib.import_module(f".{module_name}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+#: public functions that share their name with the submodule defining them (scalefit.fit is the function)
+_SHADOWED = frozenset(name for name, module in _EXPORTS.items() if module == name)
+
+
+class _Package(types.ModuleType):
+    """The package module, except that importing the submodule ``scalefit.fit`` (or ``.report``) does not
+    replace the public function of the same name (the import system sets the submodule as an attribute)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _SHADOWED and isinstance(value, types.ModuleType):
+            return  # the submodule stays reachable as sys.modules["scalefit.fit"]
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -185,6 +185,11 @@ class Bootstrap:
         """Percentile interval of replicate values (B,) or (B, ...) along axis 0."""
         return intervals.percentile_interval(values, self.level if level is None else level)
 
+    def __repr__(self) -> str:
+        return (f"<Bootstrap {self.scheme}: {len(self.replicates)} of {self.n_requested} replicates used "
+                f"({self.failed} failed), {round(self.level * 100)}% {self.method} intervals, seed {self.seed}; "
+                f"{len(self.warnings)} warning(s)>")
+
     def summary(self) -> str:
         pct = round(self.level * 100)
         lines = [f"bootstrap: {len(self.replicates)} replicates ({self.scheme} scheme, seed {self.seed}, "

@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import signal
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import datasets
 from .errors import ScalefitError
+from .formatting import num
 from .laws import DEFAULT_LAW, LAWS
 from .record import optimal_row, plan_row, prediction_row, read_record, restore
 from .runs import RunTable, load_runs
@@ -30,7 +35,7 @@ EXAMPLES = """examples:
   scalefit report report/fit.json                # re-render without refitting
   scalefit predict report/fit.json --N 70B --D 1.4T
   scalefit optimal report/fit.json --compute 1e24
-  scalefit plan report/fit.json --target-loss 2.0 --inference-tokens 1e13
+  scalefit plan report/fit.json --target-loss 2.0 --inference-tokens 1e13 --peak-flops 989T --price-per-hour 2
   scalefit datasets list
   scalefit datasets fetch chinchilla_epoch --mirror ../shared/datasets
   scalefit runs example_chinchilla
@@ -163,9 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     ds_commands = ds.add_subparsers(dest="action", required=True)
     ds_commands.add_parser("list", help="registered datasets with citation and licence")
     fetch = ds_commands.add_parser("fetch", help="fetch a dataset into the cache (or find it in the mirror)")
-    fetch.add_argument("name")
-    fetch.add_argument("--mirror")
-    fetch.add_argument("--cache-dir")
+    fetch.add_argument("name", help="a registered dataset name (see `scalefit datasets list`)")
+    fetch.add_argument("--mirror", help=f"local mirror of public datasets (default ${datasets.MIRROR_ENV})")
+    fetch.add_argument("--cache-dir", help="where downloaded files are kept (default: the user cache directory)")
 
     runs = commands.add_parser("runs", help="load and validate a run table; print its summary")
     runs.add_argument("source", help="a file (csv, tsv, json, jsonl, parquet) or a registered dataset name")
@@ -185,18 +190,24 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--scheme", choices=["cluster", "pairs", "residual"],
                      help="resampling scheme (default: cluster when model sizes repeat, else pairs)")
     fit.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
-    fit.add_argument("--interval", choices=["percentile", "bca"], default="percentile")
-    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--interval", choices=["percentile", "bca"], default="percentile",
+                     help="bootstrap interval method (default percentile)")
+    fit.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap and the held-out check "
+                     "(default 0; same seed, same numbers)")
     fit.add_argument("--jobs", type=int, default=1, help="processes for the bootstrap (default 1)")
     fit.add_argument("--target", action="append", default=[], metavar="N=..,D=..",
                      help="predict the loss here, e.g. N=70B,D=1.4T (repeatable)")
     fit.add_argument("--compute", action="append", default=[], metavar="C",
-                     help="compute-optimal allocation at C FLOPs, e.g. 1e24 (repeatable)")
-    fit.add_argument("--plan-loss", action="append", default=[], type=float, metavar="L",
-                     help="inference-aware plan for this target loss (repeatable)")
+                     help="compute-optimal allocation at C training FLOPs, e.g. 1e24 (repeatable)")
+    fit.add_argument("--target-loss", "--plan-loss", dest="target_loss", action=DeprecatedAlias, default=[],
+                     type=float, metavar="L", deprecated={"--plan-loss": "--target-loss"}, append=True,
+                     help="inference-aware plan reaching this loss in nats/token (repeatable; "
+                          "--plan-loss is a deprecated spelling)")
     fit.add_argument("--plan-compute", action="append", default=[], metavar="C",
-                     help="inference-aware plan for the loss that C FLOPs reach compute-optimally (repeatable)")
-    fit.add_argument("--inference-tokens", default="0", help="lifetime inference tokens for the plans")
+                     help="inference-aware plan for the loss a compute-optimal run of C training FLOPs reaches "
+                          "(repeatable)")
+    fit.add_argument("--inference-tokens", default="0",
+                     help="lifetime inference tokens for the plans, e.g. 1e13 (default 0: no inference)")
     fit.add_argument("--reference", action="append", default=[], metavar="NAME:N=..,D=..",
                      help="a reference model for the allocation plot, e.g. Chinchilla:N=70B,D=1.4T")
     fit.add_argument("--no-holdout", action="store_true", help="skip the held-out extrapolation check")
@@ -217,32 +228,57 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
     rep = commands.add_parser("report", help="re-render the report of a fit.json without refitting")
-    rep.add_argument("fit_json", metavar="FIT.json")
-    rep.add_argument("--out", help="output directory (default: the directory of FIT.json)")
-    rep.add_argument("--force", action="store_true")
+    rep.add_argument("fit_json", metavar="FIT.json", help="a fit.json written by `scalefit fit`")
+    rep.add_argument("--out", help="output directory (default: the directory of FIT.json, which needs --force)")
+    rep.add_argument("--force", action="store_true",
+                     help="replace an existing report (including the one beside FIT.json)")
 
     pred = commands.add_parser("predict", help="loss at (N, D) from a fit.json, with interval and distance")
-    pred.add_argument("fit_json", metavar="FIT.json")
+    pred.add_argument("fit_json", metavar="FIT.json", help="a fit.json written by `scalefit fit`")
     pred.add_argument("--N", nargs="+", required=True, help="parameters, e.g. 70B (several allowed)")
     pred.add_argument("--D", nargs="+", required=True, help="tokens, e.g. 1.4T (one, or one per N)")
-    pred.add_argument("--json", action="store_true")
+    pred.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     opt = commands.add_parser("optimal", help="compute-optimal N, D, tokens/param and L* from a fit.json")
-    opt.add_argument("fit_json", metavar="FIT.json")
-    opt.add_argument("--compute", nargs="+", required=True, help="FLOPs, e.g. 1e24")
-    opt.add_argument("--json", action="store_true")
+    opt.add_argument("fit_json", metavar="FIT.json", help="a fit.json written by `scalefit fit`")
+    opt.add_argument("--compute", nargs="+", required=True, help="training FLOPs, e.g. 1e24 (several allowed)")
+    opt.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     plan = commands.add_parser("plan", help="inference-aware plan (Sardana et al. 2023) from a fit.json")
-    plan.add_argument("fit_json", metavar="FIT.json")
+    plan.add_argument("fit_json", metavar="FIT.json", help="a fit.json written by `scalefit fit`")
     goal = plan.add_mutually_exclusive_group(required=True)
     goal.add_argument("--target-loss", type=float, help="loss to reach (nats/token)")
-    goal.add_argument("--compute", help="training budget whose compute-optimal loss is the target")
-    plan.add_argument("--inference-tokens", default="0", help="lifetime inference tokens, e.g. 1e13")
-    plan.add_argument("--peak-flops", help="peak FLOP/s of one accelerator, for hours and cost")
+    goal.add_argument("--plan-compute", "--compute", dest="plan_compute", action=DeprecatedAlias,
+                      deprecated={"--compute": "--plan-compute"}, metavar="C",
+                      help="target the loss a compute-optimal run of C training FLOPs reaches (--compute is a "
+                           "deprecated spelling)")
+    plan.add_argument("--inference-tokens", default="0", help="lifetime inference tokens, e.g. 1e13 (default 0)")
+    plan.add_argument("--peak-flops", help="peak FLOP/s of one accelerator, e.g. 989T, for accelerator-hours and cost")
     plan.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilisation (default 0.4)")
-    plan.add_argument("--price-per-hour", type=float, help="cost of one accelerator-hour")
-    plan.add_argument("--json", action="store_true")
+    plan.add_argument("--price-per-hour", type=float,
+                      help="price of one accelerator-hour, in any currency; cost is printed in the same currency")
+    plan.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser
+
+
+class DeprecatedAlias(argparse.Action):
+    """An option with a deprecated second spelling: works, and warns once that the first is the name now."""
+
+    def __init__(self, option_strings, dest, deprecated=None, append=False, **kwargs):
+        self.deprecated = dict(deprecated or {})
+        self.append = append
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string in self.deprecated:
+            warnings.warn(f"{option_string} is deprecated; use {self.deprecated[option_string]}",
+                          FutureWarning, stacklevel=2)
+        if self.append:
+            items = list(getattr(namespace, self.dest, None) or [])
+            items.append(values)
+            setattr(namespace, self.dest, items)
+        else:
+            setattr(namespace, self.dest, values)
 
 
 def _version() -> str:
@@ -309,7 +345,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     targets = [parse_point(t, "--target") for t in args.target]
     computes = [quantity(c, "--compute") for c in args.compute]
     tokens = quantity(args.inference_tokens, "--inference-tokens")
-    plans = [{"target_loss": loss, "compute": None, "inference_tokens": tokens} for loss in args.plan_loss]
+    plans = [{"target_loss": loss, "compute": None, "inference_tokens": tokens} for loss in args.target_loss]
     plans += [{"target_loss": None, "compute": quantity(c, "--plan-compute"), "inference_tokens": tokens}
               for c in args.plan_compute]
     references = {}
@@ -326,13 +362,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.bootstrap:
         boot = result.bootstrap(n=args.bootstrap, scheme=args.scheme, level=args.level, seed=args.seed,
                                 n_jobs=args.jobs, progress=False if args.quiet else None, method=args.interval)
+    collected = [text for text in _COLLECTED if text not in result.warnings
+                 and (boot is None or text not in boot.warnings)]
     written = report(result, out, bootstrap=boot, targets=targets, computes=computes, plans=plans,
                      references=references, holdout=not args.no_holdout, seed=args.seed, force=args.force,
-                     command=["scalefit", *sys.argv[1:]] if sys.argv[0].endswith("scalefit") else None)
+                     command=["scalefit", *sys.argv[1:]] if sys.argv[0].endswith("scalefit") else None,
+                     collected_warnings=collected)
     if not args.quiet:
-        print(result.summary())
-        if boot is not None:
-            print(boot.summary())
+        print_results(read_record(written / "fit.json"))
         print(f"report: {written / 'report.html'} (also report.md, fit.json, figures/)")
     return 0
 
@@ -373,6 +410,43 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def print_results(record: dict) -> None:
+    """What a fit found, on the terminal: problems first, then the fit, its bootstrap, every answer computed
+    (predictions, optima, plans) and the held-out verdict."""
+    from .record import restore
+    from .report import problems
+
+    results = restore(record)
+    found = problems(results, record)
+    if found:
+        print(f"PROBLEMS FOUND ({len(found)}); read these before any number below:")
+        for i, (topic, text) in enumerate(found, start=1):
+            print(f"  {i}. {topic}: {text}")
+    else:
+        print("No problems found.")
+    print()
+    print(results.fit.summary())
+    if results.bootstrap is not None:
+        print(results.bootstrap.summary())
+    answers = record["answers"]
+    if answers["predictions"]:
+        print("\npredictions (loss in nats/token; distance = largest ratio to the data's N, D or compute):")
+        _print([{k: r[k] for k in ("N", "D", "loss", "lo", "hi", "distance", "regime") if k in r}
+                for r in answers["predictions"]], False)
+    if answers["optimal"]:
+        print("\ncompute-optimal allocation (C in training FLOPs; _lo/_hi: bootstrap interval):")
+        _print([{k: r[k] for k in ("C", "N_opt", "N_opt_lo", "N_opt_hi", "D_opt", "tokens_per_param", "L_opt",
+                                   "L_opt_lo", "L_opt_hi", "distance") if k in r} for r in answers["optimal"]], False)
+    if answers["plans"]:
+        print("\ninference-aware plans:")
+        for p in answers["plans"]:
+            _print_plan(p)
+    if results.holdout is not None:
+        print("\n" + results.holdout.summary())
+    elif record.get("holdout_skipped"):
+        print(f"\nheld-out check skipped: {record['holdout_skipped']}")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import rerender
 
@@ -397,7 +471,7 @@ def _print(rows: list[dict], as_json: bool) -> None:
     keys = list(rows[0])
     print("  ".join(f"{k:>14}" for k in keys))
     for row in rows:
-        print("  ".join(f"{v:>14.6g}" if isinstance(v, float) else f"{v!s:>14}" for v in row.values()))
+        print("  ".join(f"{num(row.get(k)):>14}" for k in keys))
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -413,10 +487,40 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_optimal(args: argparse.Namespace) -> int:
+    from .allocation import EXTRAPOLATION_THRESHOLD, warn_if_far
+
     results = _load(args.fit_json)
     rows = [optimal_row(results.fit, results.bootstrap, quantity(v, "--compute")) for v in args.compute]
+    for row in rows:  # the allocation's N, D and compute against the data's, as predict does
+        far = results.fit.extrapolation(row["N_opt"], row["D_opt"])["distance"]
+        warn_if_far(far, EXTRAPOLATION_THRESHOLD, what=f"the compute-optimal allocation at {row['C']:.3g} FLOPs")
     _print(rows, args.json)
     return 0
+
+
+PLAN_KEYS = ("target_loss", "inference_tokens", "N", "D", "tokens_per_param", "training_flops",
+             "inference_flops", "total_flops", "compute_optimal_N", "compute_optimal_D", "compute_optimal_total_flops",
+             "overtraining", "flops_saved", "flops_saved_fraction")
+
+
+def _print_plan(record: dict) -> None:
+    tokens = record.get("inference_tokens") or 0.0
+    keys = PLAN_KEYS if tokens else ("target_loss", "N", "D", "tokens_per_param", "training_flops")
+    if not tokens:
+        print("no inference tokens given (--inference-tokens): the plan equals the compute-optimal run "
+              "reaching the target loss")
+    for key in keys:
+        band = record.get("intervals", {}).get(key)
+        extra = f"   [{num(band['lo'], 4)}, {num(band['hi'], 4)}]" if band else ""
+        print(f"{key:<24}{num(record.get(key)):>14}{extra}")
+    if record.get("unreachable"):
+        print(f"{'unreachable replicates':<24}{record['unreachable']:>14}   (their E is above the target loss)")
+    if record.get("hours"):
+        print(f"{'accelerator-hours':<24}" + ", ".join(f"{k} {num(v, 4)}" for k, v in record["hours"].items()
+                                                       if v is not None))
+    if record.get("cost") and record["cost"].get("total") is not None:
+        print(f"{'cost':<24}" + ", ".join(f"{k} {num(v, 4)}" for k, v in record["cost"].items() if v is not None)
+              + "   (in the currency of --price-per-hour)")
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -424,53 +528,83 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     results = _load(args.fit_json)
     hardware = None
+    if args.price_per_hour is not None and not args.peak_flops:
+        raise ScalefitError("--price-per-hour needs --peak-flops (the FLOP/s of one accelerator) to turn FLOPs "
+                            "into accelerator-hours")
     if args.peak_flops:
-        hardware = Hardware(peak_flops=quantity(args.peak_flops, "--peak-flops"), mfu=args.mfu,
-                            price_per_hour=args.price_per_hour)
-    compute = None if args.compute is None else quantity(args.compute, "--compute")
+        try:
+            hardware = Hardware(peak_flops=quantity(args.peak_flops, "--peak-flops"), mfu=args.mfu,
+                                price_per_hour=args.price_per_hour)
+        except ValueError as exc:
+            raise ScalefitError(f"--peak-flops/--mfu: {exc}") from None
+    compute = None if args.plan_compute is None else quantity(args.plan_compute, "--plan-compute")
     record = plan_row(results.fit, results.bootstrap, args.target_loss, compute,
                       quantity(args.inference_tokens, "--inference-tokens"), hardware)
     if args.json:
         _print([record], True)
         return 0
-    for key in ("target_loss", "inference_tokens", "N", "D", "tokens_per_param", "training_flops",
-                "inference_flops", "total_flops", "compute_optimal_N", "compute_optimal_D",
-                "compute_optimal_total_flops", "overtraining", "flops_saved", "flops_saved_fraction"):
-        band = record.get("intervals", {}).get(key)
-        extra = f"   [{band['lo']:.4g}, {band['hi']:.4g}]" if band else ""
-        print(f"{key:<24}{record[key]:>14.6g}{extra}")
-    for key in ("hours", "cost"):
-        if record.get(key):
-            print(f"{key:<24}" + ", ".join(f"{k} {v:.4g}" for k, v in record[key].items() if v is not None))
+    _print_plan(record)
     return 0
+
+
+#: API phrasings -> the command line's (a message names the option a shell user would type)
+CLI_SPELLINGS = (
+    (re.compile(r"pass on_invalid='drop' to drop them with a record in RunTable\.dropped"),
+     "--drop-invalid drops them and records them in the report"),
+    (re.compile(r"columns=\{'(\w+)': '([^']*)'\}"), r"--columns \1=\2"),
+    (re.compile(r"scheme='(\w+)'"), r"--scheme \1"),
+    (re.compile(r"query='([^']*)'"), r"--filter '\1'"),
+    (re.compile(r"on_invalid='drop'"), "--drop-invalid"),
+    (re.compile(r"drop_highest_loss=(\d+)"), r"--drop-highest-loss \1"),
+)
 
 
 def one_line(message: str) -> str:
     """An API message (possibly listing several rows) as one line, with the command line's option names."""
     text = " ".join(part.strip() for part in message.splitlines() if part.strip())
-    return text.replace("pass on_invalid='drop' to drop them with a record in RunTable.dropped",
-                        "--drop-invalid drops them and records them in the report")
+    for pattern, replacement in CLI_SPELLINGS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+_COLLECTED: list[str] = []  # warnings shown during this command, in order (fit passes them to its report)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"scalefit: warning: {one_line(str(message))}", file=sys.stderr if file is None else file)
+    text = one_line(str(message))
+    if category is not FutureWarning:
+        _COLLECTED.append(text)
+    print(f"scalefit: warning: {text}", file=sys.stderr if file is None else file)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler = {"datasets": cmd_datasets, "runs": cmd_runs, "fit": cmd_fit, "compare": cmd_compare,
-               "report": cmd_report,
-               "predict": cmd_predict, "optimal": cmd_optimal, "plan": cmd_plan}[args.command]
-    warnings.showwarning = _show_warning
+    """Run one command; returns the exit status (0 ok, 1 internal error, 2 usage/data error, 130 Ctrl-C)."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) not in (
+            signal.SIG_IGN, None):
+        # the console script's early handler exits at once; from here on, Ctrl-C unwinds (and cleans up)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        return handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            _COLLECTED.clear()
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            handler = {"datasets": cmd_datasets, "runs": cmd_runs, "fit": cmd_fit, "compare": cmd_compare,
+                       "report": cmd_report,
+                       "predict": cmd_predict, "optimal": cmd_optimal, "plan": cmd_plan}[args.command]
+            return handler(args)
     except ScalefitError as exc:
         print(f"scalefit: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("scalefit: interrupted; nothing was written", file=sys.stderr)
         return 130
+    except Exception as exc:  # last resort: one line, never a traceback unless asked for
+        if os.environ.get("SCALEFIT_DEBUG"):
+            raise
+        print(f"scalefit: error: internal error: {type(exc).__name__}: {one_line(str(exc))} (please report "
+              "it; rerun with SCALEFIT_DEBUG=1 to see the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import pandas as pd
 from . import allocation, solver
 from . import objective as obj
 from .errors import ConvergenceWarning, DataError, FitError, ScalefitError, ScalefitWarning
+from .formatting import num
 from .laws import DEFAULT_LAW, ComputeOptimal, Inverse, Law, law_from_dict
 from .runs import RunTable, load_runs
 from .spec import FitSpec
@@ -174,9 +175,28 @@ class Fit:
         return bootstrap(self, *args, **kwargs)
 
     # -- output --------------------------------------------------------------------------------------
+    @property
+    def identification(self):
+        """Whether the data identify every parameter: :class:`scalefit.identify.Identifiability`
+        (judged from starts, condition number, vanishing terms; add a bootstrap with
+        :func:`scalefit.identify.identifiability` to judge its intervals too)."""
+        from .identify import identifiability
+
+        return identifiability(self)
+
+    @property
+    def status(self) -> str:
+        """"identified" or "not identified (E, alpha)": converged is not the same as identified."""
+        return self.identification.status
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v:.4g}" for k, v in self.params.items())
+        return (f"<Fit {self.law.name}: {params}; {len(self.runs)} runs, {self.runs.n_groups} groups; "
+                f"{self.status}; {len(self.warnings)} warning(s)>")
+
     def summary(self) -> str:
         """A table a researcher can paste into a paper, then diagnostics and warnings."""
-        lines = [f"scalefit fit: L({', '.join(self.inputs)}) = {self.law.formula_text()}",
+        lines = [f"scalefit fit: L({', '.join(self.inputs)}) = {self.law.formula_text()}   [{self.status}]",
                  f"  data: {len(self.runs)} runs, {self.runs.n_groups} groups ({self.runs.provenance['source']})",
                  f"  objective: {self.objective.describe()} ({self.delta_source}), summed over runs",
                  f"  method: {self.method}; objective value {self.solution.value:.10g}", "",
@@ -189,9 +209,10 @@ class Fit:
         for name, value in self.derived.items():
             lines.append(f"  {name:<12}{value:>16.6g}")
         d = self.diagnostics
-        lines += ["", f"  converged: {d['converged']} ({d['message']}; max |gradient| {d['grad_norm']:.2e})",
+        lines += ["", f"  converged: {d['converged']} ({d['message']}; max |gradient| {num(d['grad_norm'], 2, 'e')})",
                   f"  starts reaching the optimum: {d['starts_at_optimum']} of {d['starts']}",
-                  f"  condition number: {d['condition_number']:.3g}"]
+                  f"  condition number: {num(d['condition_number'], 3)}"]
+        lines += [f"  {line}" for line in self.identification.lines()]
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
@@ -330,8 +351,10 @@ def fit_spec(spec: FitSpec, runs: RunTable | pd.DataFrame | str, weights: np.nda
     if w.shape != (len(table),):
         raise ValueError(f"weights must have shape ({len(table)},), not {w.shape}")
     n_params = len(the_law.free_names)
+    design_warnings = check_design(table, the_law)
     if len(table) <= n_params:
-        raise FitError(f"{len(table)} runs cannot determine {n_params} parameters")
+        raise FitError(f"{len(table)} runs cannot determine the {n_params} parameters of the {the_law.name} law; "
+                       "add runs (several model sizes, several token counts each)")
     data = {c: table.df[c].to_numpy(float) for c in the_law.inputs}
     the_objective, delta_source, first_pass = spec.choose_objective(data, table.loss, w)
     engine = spec.engine
@@ -341,12 +364,54 @@ def fit_spec(spec: FitSpec, runs: RunTable | pd.DataFrame | str, weights: np.nda
     method_text = engine.describe(spec.n_starts, spec.grid_points, first_pass is not None, solve_method)
     params = the_law.params_dict(engine.public(problem, solution.z))
     diagnostics, messages = _diagnose(engine, problem, solution, the_law)
+    messages = design_warnings + messages
     for message in messages:
         category = ConvergenceWarning if "converge" in message else ScalefitWarning
         warnings.warn(message, category, stacklevel=3)
     return Fit(law=the_law, params=params, objective=the_objective, delta_source=delta_source,
                method=method_text, solution=solution, runs=table, weights=w, diagnostics=diagnostics,
                warnings=tuple(messages), seconds=time.perf_counter() - started, spec=spec)
+
+
+MIN_DISTINCT = 3  # fewer distinct values of an input than this: its exponent rests on one or two points
+
+
+def check_design(table: RunTable, law: Law) -> list[str]:
+    """Can this design separate the law's inputs at all? FitError when it cannot, warnings when barely.
+
+    Checked before solving, for every positive input the law uses (N, D, ...): one distinct value is an
+    error (the input's term is a constant, inseparable from E); inputs that move together in every run
+    (e.g. D proportional to N: the rank of the (1, log N, log D) design is 2) are an error; fewer than
+    ``MIN_DISTINCT`` distinct values is a warning.
+    """
+    inputs = [c for c in law.inputs if c in table.df]
+    where = table.provenance.get("source", "the runs")
+    columns = {c: table.df[c].to_numpy(float) for c in inputs}
+    messages = []
+    for c, x in columns.items():
+        distinct = np.unique(x)
+        if len(distinct) == 1:
+            raise FitError(f"{where}: every run has the same {c} = {distinct[0]:.4g}, so the law's dependence on {c} "
+                           f"cannot be separated from its constant; add runs at other values of {c} (at least "
+                           f"{MIN_DISTINCT}), or keep {c} fixed and fit a law without it")
+        if len(distinct) < MIN_DISTINCT:
+            messages.append(f"only {len(distinct)} distinct values of {c} ({', '.join(f'{v:.3g}' for v in distinct)}):"
+                            f" the exponent of {c} rests on {len(distinct)} points and is barely identified; add "
+                            f"runs at more values of {c}")
+    logs = [np.log(x) for x in columns.values() if np.all(x > 0)]
+    if len(logs) >= 2:
+        design = np.column_stack([np.ones(len(table)), *logs])
+        design = design / np.linalg.norm(design, axis=0)
+        singular = np.linalg.svd(design, compute_uv=False)
+        if singular[-1] < 1e-8 * singular[0]:
+            names = [c for c, x in columns.items() if np.all(x > 0)]
+            ratio = ""
+            if names[:2] == ["N", "D"]:
+                ratio = f" (tokens per parameter D/N = {np.median(columns['D'] / columns['N']):.3g} in every run)"
+            raise FitError(f"{where}: {' and '.join(names)} move together in every run{ratio}, so the law cannot tell "
+                           f"their effects apart; add runs that vary {names[-1]} at a fixed {names[0]} (e.g. several "
+                           "token counts per model size)")
+    return messages
 
 
 def _diagnose(engine, problem, solution: solver.Solution, law: Law) -> tuple[dict[str, Any], list[str]]:

@@ -27,9 +27,13 @@ from .bootstrap import Bootstrap
 from .errors import ExtrapolationWarning, ScalefitError
 from .fit import Fit, _json_safe
 from .holdout import HoldoutCheck
+from .identify import identifiability
 from .runs import RunTable
 
 SCHEMA = "scalefit.fit/1"
+#: run-level facts kept beside the results: version, time, command line, warnings collected while loading and
+#: fitting (the command line passes them on), and why the held-out check was skipped when it was
+META_KEYS = ("scalefit_version", "created", "command", "collected_warnings", "holdout_skipped")
 TABLE_COLUMNS = ("N", "D", "C", "loss", "group", "weight", "U", "step")
 
 
@@ -104,6 +108,7 @@ def build_record(results: Results) -> dict[str, Any]:
                                                "fit": check.fit.to_dict()},
         "requests": req.to_dict(),
         "answers": answers(results),
+        "identifiability": identifiability(fit, boot).to_dict(),
     }
     return _json_safe(record)
 
@@ -203,14 +208,16 @@ def restore(record: dict[str, Any]) -> Results:
         mask = np.asarray(h["train_rows"], dtype=bool)
         small = Fit.from_dict(h["fit"], RunTable(df.loc[mask].reset_index(drop=True), data["provenance"]))
         check = HoldoutCheck(fit=small, bootstrap=None, table=pd.DataFrame(h["rows"]), train_rows=mask,
-                             level=float(h["level"]))
-    meta = {k: record[k] for k in ("scalefit_version", "created", "command") if k in record}
+                             level=float(h["level"]), held_sizes=tuple(float(v) for v in h.get("held_sizes", [])),
+                             warnings=tuple(h.get("warnings", [])))
+    meta = {k: record[k] for k in META_KEYS if k in record}
     return Results(fit=fit, bootstrap=boot, holdout=check, requests=Requests.from_dict(record["requests"]),
                    meta=meta)
 
 
-def new_meta(command: list[str] | None = None) -> dict[str, Any]:
+def new_meta(command: list[str] | None = None, collected_warnings: list[str] | tuple[str, ...] = (),
+             holdout_skipped: str | None = None) -> dict[str, Any]:
     from . import __version__
 
     return {"scalefit_version": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "command": command}
+            "command": command, "collected_warnings": list(collected_warnings), "holdout_skipped": holdout_skipped}

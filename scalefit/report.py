@@ -28,8 +28,11 @@ import numpy as np
 
 from . import plots
 from .errors import ExtrapolationWarning, ScalefitError
+from .formatting import NOT_IDENTIFIED, as_float, num, percent
+from .identify import identifiability
 from .record import Requests, Results, build_record, new_meta, read_record, restore, write_record
 
+FAR = 10.0  # an answer farther than this multiple beyond the data is listed among the problems
 FIGURES = ("loss_vs_compute", "isoflop", "allocation", "residuals", "corner", "holdout")
 RENDERED_PREFIX = "Rendered "
 
@@ -44,26 +47,32 @@ class Section:
 
 def report(fit, out: str | os.PathLike, bootstrap=None, targets=(), computes=(), plans=(), hardware=None,
            references=None, holdout: bool = True, holdout_boot: int = 200, seed: int | None = 0,
-           force: bool = False, command: list[str] | None = None) -> Path:
+           force: bool = False, command: list[str] | None = None,
+           collected_warnings: list[str] | tuple[str, ...] = ()) -> Path:
     """Write report.html, report.md, fit.json and figures/ for ``fit`` (and its ``bootstrap``) into ``out``.
 
     ``targets`` are (N, D) pairs to predict, ``computes`` budgets (FLOPs) to allocate, ``plans`` dicts with
     ``target_loss`` or ``compute`` and ``inference_tokens``, ``hardware`` a dict for
     :class:`allocation.Hardware`, ``references`` {name: (N, D)} drawn on the allocation plot.
+    ``collected_warnings`` are warnings a caller caught while loading and fitting (the command line passes
+    them); the report lists them under "Problems found" with everything else.
     """
     out = Path(out)
     check_output_dir(out, force)
-    check = None
+    check, skipped = None, None
     if holdout:
         from .holdout import holdout_check
 
         try:
             check = holdout_check(fit, n_boot=holdout_boot, seed=seed)
         except ScalefitError as exc:
-            warnings.warn(f"held-out check skipped: {exc}", stacklevel=2)
+            skipped = str(exc)
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError) as exc:  # a sub-fit the data cannot support
+            skipped = f"the fit without the largest model sizes failed ({type(exc).__name__}: {exc})"
     requests = Requests(targets=tuple(targets), computes=tuple(computes), plans=tuple(plans), hardware=hardware,
                         references=dict(references or {}))
-    record = build_record(Results(fit, bootstrap, check, requests, new_meta(command)))
+    meta = new_meta(command, collected_warnings=collected_warnings, holdout_skipped=skipped)
+    record = build_record(Results(fit, bootstrap, check, requests, meta))
     return render_record(record, out, force=force)
 
 
@@ -103,14 +112,18 @@ def render_record(record: dict[str, Any], out: Path, force: bool = False) -> Pat
 
 
 def rerender(fit_json: str | os.PathLike, out: str | os.PathLike | None = None, force: bool = False) -> Path:
-    """Re-render the report of a fit.json without refitting (into its own directory by default)."""
+    """Re-render the report of a fit.json without refitting, into ``out`` (default: beside the fit.json).
+
+    Writing over an existing report, the one beside the fit.json included, needs ``force``.
+    """
     path = Path(fit_json)
     record = read_record(path)
     target = path.parent if out is None else Path(out)
-    same = target.resolve() == path.parent.resolve()
-    if not same:
-        check_output_dir(target, force)
-    return render_record(record, target, force=True if same else force)
+    if target.resolve() == path.parent.resolve() and not force:
+        raise ScalefitError(f"{target}: re-rendering would replace the report beside {path.name}; use --force to "
+                            "replace it, or --out DIR to write a new one")
+    check_output_dir(target, force)
+    return render_record(record, target, force=force)
 
 
 def _swap_into_place(tmp: Path, out: Path, force: bool) -> None:
@@ -130,10 +143,11 @@ def document(results: Results, record: dict[str, Any], figure_dir: Path) -> tupl
     """Sections of the report and the figures (name -> base64 PNG), written into ``figure_dir``."""
     fit, boot, check, _req = results.fit, results.bootstrap, results.holdout, results.requests
     answers = record["answers"]
-    sections = [_data_section(record), _form_section(fit), _optimizer_section(fit),
+    sections = [problems_section(results, record), _data_section(record), _form_section(fit), _optimizer_section(fit),
                 _parameter_section(fit, boot), _derived_section(fit, boot, answers),
                 _diagnostics_section(fit, boot), _extrapolation_section(answers),
-                _plan_section(answers), _holdout_section(check), _regime_section(fit)]
+                _plan_section(answers), _holdout_section(check, record.get("holdout_skipped")),
+                _regime_section(fit)]
     images = _figures(results, figure_dir)
     captions = {
         "loss_vs_compute": "Runs coloured by model size, fitted iso-N curves, compute-optimal frontier L*(C) "
@@ -152,12 +166,76 @@ def document(results: Results, record: dict[str, Any], figure_dir: Path) -> tupl
     return sections, images
 
 
-def _f(x: Any, digits: int = 6) -> str:
-    if x is None or (isinstance(x, float) and np.isnan(x)):
-        return "n/a"
-    if isinstance(x, str):
-        return x
-    return f"{float(x):.{digits}g}"
+def _f(x: Any, digits: int = 6, nonfinite: str | None = None) -> str:
+    return num(x, digits, nonfinite=nonfinite)
+
+
+# -- problems found ------------------------------------------------------------------------------------------
+def problems(results: Results, record: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every problem a reader must know before trusting a number: (topic, sentence), most serious first.
+
+    Identifiability, warnings of the fit and the bootstrap, load-time checks recorded by the loader
+    (``provenance["checks"]``), warnings the caller collected while loading and fitting, the held-out verdict
+    and its sub-fit's warnings, extrapolation distances of the requested answers, unreachable plan targets.
+    """
+    fit, boot, check = results.fit, results.bootstrap, results.holdout
+    found: list[tuple[str, str]] = []
+    seen: set[str] = set()
+
+    def add(topic: str, text: str) -> None:
+        key = " ".join(str(text).split())
+        if key and key not in seen:
+            seen.add(key)
+            found.append((topic, key))
+
+    verdict = identifiability(fit, boot)
+    if not verdict.identified:
+        lines = verdict.lines()
+        add("identifiability", lines[0])
+        for reason in lines[1:]:
+            add("identifiability", reason)
+    for w in fit.warnings:
+        add("fit", w)
+    for w in (boot.warnings if boot is not None else ()):
+        add("bootstrap", w)
+    for item in record["data"]["provenance"].get("checks", []) or []:
+        add("data", item.get("message", str(item)) if isinstance(item, dict) else str(item))
+    for w in record.get("collected_warnings") or []:
+        add("warning", w)
+    if check is not None:
+        if check.verdict != "PASSES":
+            add("held-out check", check.verdict_line())
+        for w in check.warnings:
+            add("held-out check", f"(sub-fit without the largest model sizes) {w}")
+    elif record.get("holdout_skipped"):
+        add("held-out check", f"skipped: {record['holdout_skipped']}")
+    answers = record["answers"]
+    for r in answers["predictions"]:
+        dist = as_float(r.get("distance"))
+        if dist is not None and dist > FAR:
+            add("extrapolation", f"the target N = {_f(r['N'], 3)}, D = {_f(r['D'], 3)} lies {_f(dist, 3)}x beyond the "
+                                 "largest N, D or compute in the data: its prediction is an extrapolation")
+    for r in answers["optimal"]:
+        dist = as_float(r.get("distance"))
+        if dist is not None and dist > FAR:
+            add("extrapolation", f"the budget C = {_f(r['C'], 3)} FLOPs is {_f(dist, 3)}x the largest run's compute: "
+                                 "its allocation is an extrapolation")
+    for p in answers["plans"]:
+        if p.get("unreachable"):
+            add("plans", f"{p['unreachable']} bootstrap replicates cannot reach the target loss "
+                         f"{_f(p['target_loss'], 5)} (their E is above it): the plan's intervals leave them out")
+    return found
+
+
+def problems_section(results: Results, record: dict[str, Any]) -> Section:
+    found = problems(results, record)
+    if not found:
+        return Section("Problems found", ["No problems found: the parameters are identified, no warnings were "
+                                          "raised, and the held-out check " + (
+                                              "passes." if results.holdout is not None else "was not run.")])
+    lines = [f"{len(found)} problem{'s' if len(found) > 1 else ''} found; read these before any number below."]
+    lines += [f"{i}. {topic.capitalize()}: {text}" for i, (topic, text) in enumerate(found, start=1)]
+    return Section("Problems found", lines)
 
 
 def _data_section(record: dict[str, Any]) -> Section:
@@ -202,27 +280,40 @@ def _optimizer_section(fit) -> Section:
     d = fit.diagnostics
     return Section("Objective and optimizer", [
         f"Objective: {fit.objective.describe()} ({fit.delta_source}), summed over runs; value at the optimum "
-        f"{fit.solution.value:.10g}.",
+        f"{num(fit.solution.value, 10)}.",
         f"Optimizer and initialisation: {fit.method}. Grid searched over exponents: "
-        + ", ".join(f"{n} in [{lo:.4g}, {hi:.4g}]" for n, (lo, hi) in zip(d.get("grid_names", fit.law.nonlinear_names),
-                                                                           d["grid_range"], strict=False)) + ".",
-        f"Converged: {d['converged']} ({d['message']}); max |gradient| {d['grad_norm']:.3g}; "
-        f"{d['starts_at_optimum']} of {d['starts']} polished starts reached the same optimum."])
+        + ", ".join(f"{n} in [{num(lo, 4)}, {num(hi, 4)}]"
+                    for n, (lo, hi) in zip(d.get("grid_names", fit.law.nonlinear_names), d["grid_range"],
+                                           strict=False)) + ".",
+        f"Converged: {d['converged']} ({d['message']}); max |gradient| {num(d['grad_norm'], 3)}; "
+        f"{d['starts_at_optimum']} of {d['starts']} polished starts reached the same optimum.",
+        f"Identification: {identifiability(fit).status} (judged from the starts, the condition number, vanishing "
+        "terms and, in the Problems section, the bootstrap intervals)."])
 
 
 def _parameter_section(fit, boot) -> Section:
     names = list(fit.law.param_names)
+    lost = set(identifiability(fit, boot).parameters)
+
+    def status(n: str) -> str:
+        return NOT_IDENTIFIED if n in lost else "yes"
+
     if boot is None:
-        rows = [[n, _f(fit.params[n], 8), "", "", ""] for n in names]
+        rows = [[n, _f(fit.params[n], 8), "", "", "", status(n)] for n in names]
         note = "No bootstrap was run: parameters have no intervals."
     else:
         iv = boot.intervals()
-        rows = [[n, _f(fit.params[n], 8), _f(iv[n]["se"], 4), _f(iv[n]["lo"], 6), _f(iv[n]["hi"], 6)] for n in names]
+        rows = [[n, _f(fit.params[n], 8), _f(iv[n]["se"], 4, NOT_IDENTIFIED), _f(iv[n]["lo"], 6), _f(iv[n]["hi"], 6),
+                 status(n)] for n in names]
         note = (f"Intervals: {round(boot.level * 100)}% {boot.method} intervals from {len(boot.replicates)} "
                 f"{boot.scheme}-bootstrap replicates (seed {boot.seed}; {boot.failed} failed and excluded; "
                 f"{boot.global_checks['checked']} replicates re-solved by the global method, "
                 f"{len(boot.global_checks['mismatches'])} mismatches).")
-    return Section("Parameters", [note], [(["parameter", "estimate", "se", "lo", "hi"], rows)])
+    if lost:
+        whose = "their estimates and intervals describe" if len(lost) > 1 else "its estimate and interval describe"
+        note += (f" The data do not identify {', '.join(n for n in names if n in lost)} (see Problems found): "
+                 f"{whose} the optimizer, not the data.")
+    return Section("Parameters", [note], [(["parameter", "estimate", "se", "lo", "hi", "identified"], rows)])
 
 
 def _derived_section(fit, boot, answers) -> Section:
@@ -251,12 +342,20 @@ def _derived_section(fit, boot, answers) -> Section:
 
 def _diagnostics_section(fit, boot) -> Section:
     d = fit.diagnostics
-    lines = [f"Condition number of the Gauss-Newton Hessian: {d['condition_number']:.3g}. Parameters at a bound: "
+    lines = [f"Condition number of the Gauss-Newton Hessian: {num(d['condition_number'], 3)}. Parameters at a bound: "
              f"{', '.join(d['at_bounds']) or 'none'}. Negligible terms: {', '.join(d['negligible_terms']) or 'none'}."]
     warns = list(fit.warnings) + ([] if boot is None else list(boot.warnings))
     lines += [f"Warning: {w}" for w in warns] or ["No warnings."]
     names = list(d["correlations"])  # the free parameters (fixed and tied ones have none of their own)
-    corr = [[n] + [f"{d['correlations'][n][m]:.3f}" for m in names] for n in names]
+    lost = set(identifiability(fit, boot).parameters)
+
+    def corr_cell(a: str, b: str) -> str:
+        if a != b and (a in lost or b in lost):
+            return NOT_IDENTIFIED
+        value = d["correlations"].get(a, {}).get(b)
+        return num(value, 3, "f", nonfinite=NOT_IDENTIFIED)
+
+    corr = [[n] + [corr_cell(n, m) for m in names] for n in names]
     return Section("Diagnostics and warnings", lines, [(["correlation", *names], corr)])
 
 
@@ -277,7 +376,7 @@ def _extrapolation_section(answers) -> Section:
 
 def _plan_section(answers) -> Section:
     if not answers["plans"]:
-        return Section("Inference-aware plans", ["No plans were requested (use --plan-loss or --plan-compute)."])
+        return Section("Inference-aware plans", ["No plans were requested (use --target-loss or --plan-compute)."])
     rows = []
     for p in answers["plans"]:
         iv = p.get("intervals", {})
@@ -286,21 +385,23 @@ def _plan_section(answers) -> Section:
             return f" [{_f(iv[key]['lo'], 3)}, {_f(iv[key]['hi'], 3)}]" if key in iv else ""
         rows.append([_f(p["target_loss"], 5), _f(p["inference_tokens"], 3), _f(p["N"], 4) + band("N"),
                      _f(p["D"], 4) + band("D"), _f(p["overtraining"], 3) + band("overtraining"),
-                     _f(p["total_flops"], 4), f"{100 * p['flops_saved_fraction']:.2f}%"])
+                     _f(p["total_flops"], 4), percent(p["flops_saved_fraction"])])
     return Section("Inference-aware plans", [
         "Minimum lifetime FLOPs 6ND + 2N x inference tokens at the target loss (Sardana et al. 2023), against the "
         "Chinchilla-optimal model reaching the same loss; over-training = (D/N) / (D/N at the Chinchilla optimum)."],
         [(["target loss", "inference tokens", "N", "D", "over-training", "total FLOPs", "FLOPs saved"], rows)])
 
 
-def _holdout_section(check) -> Section:
+def _holdout_section(check, skipped: str | None = None) -> Section:
     if check is None:
-        return Section("Held-out check", ["Not run."])
+        return Section("Held-out check", [f"Skipped: {skipped}." if skipped else "Not run (--no-holdout)."])
     t = check.table
     rows = [[str(r.group), _f(r.N, 4), _f(r.D, 4), _f(r.loss, 5), _f(r.predicted, 5),
              f"[{_f(r.lo, 5)}, {_f(r.hi, 5)}]", f"[{_f(r.pi_lo, 5)}, {_f(r.pi_hi, 5)}]", _f(r.distance, 3)]
             for r in t.itertuples()]
-    return Section("Held-out check", [check.summary()],
+    paragraphs = [check.summary()]
+    paragraphs += [f"Warning from the sub-fit without the largest model sizes: {w}" for w in check.warnings]
+    return Section("Held-out check", paragraphs,
                    [(["group", "N", "D", "observed", "predicted", "band", "prediction interval", "distance"], rows)])
 
 

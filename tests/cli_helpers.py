@@ -10,12 +10,12 @@ from pathlib import Path
 
 
 def scalefit_command() -> list[str]:
-    """The console script installed beside this Python, else ``python -m scalefit.cli``."""
+    """The console script installed beside this Python, else ``python -m scalefit``."""
     script = Path(sys.executable).with_name("scalefit")
     if script.exists():
         return [str(script)]
     found = shutil.which("scalefit")
-    return [found] if found else [sys.executable, "-m", "scalefit.cli"]
+    return [found] if found else [sys.executable, "-m", "scalefit"]
 
 
 def run_cli(*args: str, env: dict | None = None, cwd=None, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from scalefit.report import FIGURES, RENDERED_PREFIX
 def example_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("rep") / "out"
     done = run_cli("fit", "--bootstrap", "300", "--target", "N=7B,D=140B", "--compute", "1e22",
-                   "--plan-loss", "2.0", "--inference-tokens", "1e13", "--out", out, "--quiet")
+                   "--target-loss", "2.0", "--inference-tokens", "1e13", "--out", out, "--quiet")
     assert done.returncode == 0, done.stderr
     return out
 
@@ -57,7 +58,8 @@ def test_fit_with_no_runs_uses_the_bundled_example_and_matches_the_api(example_r
 
 def test_report_follows_the_checklist(example_report):
     md = (example_report / "report.md").read_text()
-    for heading in ("Data and filters", "Functional form", "Objective and optimizer", "Parameters",
+    assert md.split("\n## ")[1].startswith("Problems found")  # the first section
+    for heading in ("Problems found", "Data and filters", "Functional form", "Objective and optimizer", "Parameters",
                     "Derived quantities", "Diagnostics and warnings", "Extrapolation", "Inference-aware plans",
                     "Held-out check", "Figures"):
         assert f"## {heading}" in md, heading
@@ -80,10 +82,13 @@ def test_report_rerenders_byte_for_byte(example_report, tmp_path):
     for rel in files:
         a, b = (example_report / rel).read_bytes(), (again / rel).read_bytes()
         assert _strip_rendered(a) == _strip_rendered(b), rel
-    # re-rendering in place (the default) is allowed without --force
+    # re-rendering in place replaces a report: refused without --force (nothing touched), done with it
     inplace = tmp_path / "inplace"
     shutil.copytree(example_report, inplace)
-    assert run_cli("report", inplace / "fit.json").returncode == 0
+    before = (inplace / "report.md").read_bytes()
+    msg = one_line_error(run_cli("report", inplace / "fit.json"))
+    assert "--force" in msg and "--out" in msg and (inplace / "report.md").read_bytes() == before
+    assert run_cli("report", inplace / "fit.json", "--force").returncode == 0
 
 
 def test_restore_gives_back_the_same_objects(example_report):
@@ -212,17 +217,114 @@ def test_bad_target_and_bad_fit_json(tmp_path):
     assert usage.returncode == 2 and "usage:" in usage.stderr
 
 
-def test_ctrl_c_during_bootstrap_leaves_nothing_behind(tmp_path):
+def _importing(proc: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Wait until the child maps numpy's extension: the console script's entry module has run (it installs the
+    Ctrl-C handler before importing anything heavy) and the heavy imports are under way."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if b"_multiarray_umath" in Path(f"/proc/{proc.pid}/maps").read_bytes():
+                return
+        except OSError:
+            time.sleep(1.0)  # no /proc: a plain delay
+            return
+        time.sleep(0.001)
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.3, 1.0, 6.0])
+def test_ctrl_c_at_any_moment_leaves_nothing_behind(tmp_path, delay):
+    """Ctrl-C while imports are still running (delay 0 after the child starts importing numpy), while loading,
+    fitting or bootstrapping: exit 130, the one line, no traceback, nothing written.
+
+    Not tested, because no Python code can handle it: a signal before the interpreter has run the console
+    script's entry module (process start and Python's own ``site`` import; see scalefit/_entry.py).
+    """
     out = tmp_path / "out"
     proc = subprocess.Popen([*scalefit_command(), "fit", "--bootstrap", "200000", "--out", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    time.sleep(6)  # well into the bootstrap
+    _importing(proc)
+    time.sleep(delay)
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    assert "interrupted" in stderr and "Traceback" not in stderr
+    _stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (proc.returncode, stderr)
+    assert stderr.strip().splitlines()[-1] == "scalefit: interrupted; nothing was written", stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+def test_import_scalefit_is_light_and_lazy():
+    code = ("import sys, scalefit; assert 'matplotlib' not in sys.modules and 'pandas' not in sys.modules, "
+            "sorted(m for m in sys.modules if m.startswith(('matplotlib', 'pandas')))[:3]; "
+            "assert callable(scalefit.fit) and callable(scalefit.report) and scalefit.Fit.__name__ == 'Fit'; "
+            "from scalefit.report import render_record; assert callable(scalefit.fit) and callable(scalefit.report); "
+            "missing = [n for n in scalefit.__all__ if not hasattr(scalefit, n)]; assert not missing, missing; "
+            "print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def _actions(parser, path="scalefit"):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _actions(sub, f"{path} {name}")
+        elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            yield path, action
+
+
+def test_every_option_has_help_text():
+    from scalefit.cli import build_parser
+
+    actions = list(_actions(build_parser()))
+    assert len(actions) > 40
+    missing = [f"{path} {'/'.join(a.option_strings) or a.dest}" for path, a in actions if not a.help]
+    assert not missing, missing
+
+
+def test_reprs_are_short_summaries(example_report):
+    results = restore(read_record(example_report / "fit.json"))
+    text = repr(results.fit)
+    assert text.startswith("<Fit chinchilla:") and "153 runs" in text and "identified" in text and len(text) < 300
+    text = repr(results.bootstrap)
+    assert text.startswith("<Bootstrap cluster: 300 of 300") and len(text) < 200
+
+
+def test_fit_prints_the_answers_it_computed(tmp_path):
+    done = run_cli("fit", "--bootstrap", "0", "--no-holdout", "--target", "N=7B,D=140B", "--compute", "1e22",
+                   "--target-loss", "2.2", "--out", tmp_path / "o")
+    assert done.returncode == 0, done.stderr
+    record = json.loads((tmp_path / "o" / "fit.json").read_text())
+    assert done.stdout.startswith("No problems found.")
+    assert f"{record['answers']['predictions'][0]['loss']:.6g}" in done.stdout
+    assert f"{record['answers']['optimal'][0]['N_opt']:.6g}" in done.stdout
+    assert "no inference tokens given" in done.stdout and f"{record['answers']['plans'][0]['N']:.6g}" in done.stdout
+
+
+def test_deprecated_spellings_still_work(example_report):
+    fit_json = example_report / "fit.json"
+    new = run_cli("plan", fit_json, "--plan-compute", "1e22", "--inference-tokens", "1e13")
+    old = run_cli("plan", fit_json, "--compute", "1e22", "--inference-tokens", "1e13")
+    assert new.returncode == old.returncode == 0 and new.stdout == old.stdout
+    assert "--compute is deprecated; use --plan-compute" in old.stderr and new.stderr == ""
+
+
+def test_plan_hours_and_cost_say_what_they_are(example_report):
+    done = run_cli("plan", example_report / "fit.json", "--target-loss", "2.0", "--inference-tokens", "1e13",
+                   "--peak-flops", "989T", "--price-per-hour", "2")
+    assert done.returncode == 0, done.stderr
+    assert "accelerator-hours" in done.stdout and "currency of --price-per-hour" in done.stdout
+    assert "--peak-flops" in one_line_error(run_cli("plan", example_report / "fit.json", "--target-loss", "2.0",
+                                                    "--price-per-hour", "2"))
+
+
+def test_optimal_warns_on_extrapolation_like_predict(example_report):
+    far = run_cli("optimal", example_report / "fit.json", "--compute", "1e26")
+    assert far.returncode == 0 and "scalefit: warning: the compute-optimal allocation" in far.stderr
+    near = run_cli("optimal", example_report / "fit.json", "--compute", "1e21")
+    assert near.returncode == 0 and near.stderr == ""
 
 
 def test_help_has_examples_and_every_command():
