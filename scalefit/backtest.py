@@ -37,6 +37,7 @@ from .predictive import (
     Calibration,
     PredictionIntervals,
     calibrate,
+    compute_span,
     extrapolation_limits,
     newrun_interval,
     noise_sd,
@@ -144,7 +145,7 @@ class Backtest:
         if abs(level - self.level) < 1e-12:
             return self.calibration
         t = self.table
-        return calibrate(t["log_error"], t["distance"], t["noise_sd"], level, t["run"], t["cutoff"])
+        return calibrate(t["log_error"], t["distance"], t["noise_sd"], level, t["run"], t["cutoff"], t["span"])
 
     def coverage(self) -> pd.DataFrame:
         """Share of backtest points inside each interval, with an exact binomial test against the nominal
@@ -177,9 +178,12 @@ class Backtest:
         return text
 
     def growth_curve(self, distance) -> np.ndarray:
-        """Half-width (log loss) of the extrapolation interval against distance, at the median noise sd."""
-        sd = float(np.median(self.table["noise_sd"])) if len(self.table) else 0.0
-        return self.calibration.halfwidth(distance, sd)
+        """Half-width (log loss) of the extrapolation interval against distance, at the median noise sd and
+        training span of the backtest points."""
+        if not len(self.table):
+            return np.full(np.shape(distance), np.nan)
+        sd, span = float(np.median(self.table["noise_sd"])), float(np.median(self.table["span"]))
+        return self.calibration.halfwidth(distance, sd, span)
 
     def figure(self, ax=None):
         """|log error| against extrapolation distance with the fitted growth curve (matplotlib Figure)."""
@@ -190,10 +194,10 @@ class Backtest:
     def summary(self) -> str:
         pct = round(self.level * 100)
         lines = [self.verdict(), f"  extrapolation rule: {self.calibration.describe()}",
-                 f"  {'interval':<24}{'inside':>8}{'of':>6}{'share':>8}{f'nominal {pct}%':>13}{'p':>9}  verdict"]
+                 f"  {'interval':<24}{'inside':>8}{'of':>6}{'share':>8}{f'nominal {pct}%':>13}{'p':>10}  verdict"]
         for row in self.coverage().itertuples():
             lines.append(f"  {row.interval:<24}{row.inside:>8}{row.n:>6}{row.coverage:>8.3f}{row.nominal:>13.2f}"
-                         f"{row.p_value:>9.3g}  {row.verdict}")
+                         f"{row.p_value:>10.3g}  {row.verdict}")
         lines += [f"  skipped: {s}" for s in self.skipped]
         return "\n".join(lines)
 
@@ -214,8 +218,8 @@ class Backtest:
 
 
 _TABLE_COLUMNS = ("cutoff", "kind", "cut", "n_train", "run", "group", "N", "D", "C", "N_ratio", "D_ratio", "C_ratio",
-                  "distance", "predicted", "observed", "log_error", "noise_sd", "band_lo", "band_hi", "newrun_lo",
-                  "newrun_hi", "extrap_lo", "extrap_hi", "inside_band", "inside_newrun", "inside_extrap")
+                  "distance", "predicted", "observed", "log_error", "noise_sd", "span", "band_lo", "band_hi",
+                  "newrun_lo", "newrun_hi", "extrap_lo", "extrap_hi", "inside_band", "inside_newrun", "inside_extrap")
 _CUTOFF_COLUMNS = ("cutoff", "kind", "fraction", "cut", "n_train", "n_held", "status")
 
 
@@ -276,7 +280,7 @@ def backtest(fit, fractions: Sequence[float] = FRACTIONS, by: Sequence[str] = CU
         rows.append(_held_out_rows(k, cut, small, boot, held, n_all, d_all, loss, groups, level))
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=list(_TABLE_COLUMNS))
     calibration = calibrate(table["log_error"], table["distance"], table["noise_sd"], level,
-                            table["run"], table["cutoff"])
+                            table["run"], table["cutoff"], table["span"])
     if len(table):
         _cross_fit(table, level)
     return Backtest(table=table, cutoffs=pd.DataFrame(cut_rows, columns=list(_CUTOFF_COLUMNS)),
@@ -290,6 +294,7 @@ def _held_out_rows(k, cut, small, boot, held, n_all, d_all, loss, groups, level)
     predicted = small.predict(n, d, threshold=None)
     dist = allocation.extrapolation_distance(small.data_maxima, n, d)
     sd = noise_sd(estimate_noise(small.residuals, small.runs.groups))
+    span = compute_span(small)
     if boot is not None:
         reps = np.log(small.law.predict(boot.replicates, {"N": n, "D": d}))  # (B, m)
         band_lo, band_hi = np.exp(np.quantile(reps, [(1 - level) / 2, (1 + level) / 2], axis=0))
@@ -300,7 +305,7 @@ def _held_out_rows(k, cut, small, boot, held, n_all, d_all, loss, groups, level)
     frame = pd.DataFrame({
         "cutoff": k, "kind": cut["kind"], "cut": cut["cut"], "n_train": int(cut["train"].sum()), "run": held,
         "group": groups[held], "N": n, "D": d, "C": 6.0 * n * d, **dist, "predicted": predicted,
-        "observed": observed, "log_error": np.log(predicted) - np.log(observed), "noise_sd": sd,
+        "observed": observed, "log_error": np.log(predicted) - np.log(observed), "noise_sd": sd, "span": span,
         "band_lo": band_lo, "band_hi": band_hi, "newrun_lo": newrun_lo, "newrun_hi": newrun_hi})
     frame["inside_band"] = _inside(frame, "band") if boot is not None else np.nan
     frame["inside_newrun"] = _inside(frame, "newrun")
@@ -315,13 +320,13 @@ def _cross_fit(table: pd.DataFrame, level: float) -> None:
     """extrap_lo/hi and inside_extrap of each point from a calibration on the other cut-offs' points of
     other runs (in place)."""
     cut, run = table["cutoff"].to_numpy(), table["run"].to_numpy()
-    err, dist, sd = (table[c].to_numpy(float) for c in ("log_error", "distance", "noise_sd"))
+    err, dist, sd, span = (table[c].to_numpy(float) for c in ("log_error", "distance", "noise_sd", "span"))
     lo, hi = np.full(len(table), np.nan), np.full(len(table), np.nan)
     for i in range(len(table)):
         other = (cut != cut[i]) & (run != run[i])
-        cal = calibrate(err[other], dist[other], sd[other], level)
+        cal = calibrate(err[other], dist[other], sd[other], level, spans=span[other])
         lo[i], hi[i] = extrapolation_limits(table["predicted"].iat[i], table["newrun_lo"].iat[i],
-                                            table["newrun_hi"].iat[i], dist[i], sd[i], cal)
+                                            table["newrun_hi"].iat[i], dist[i], sd[i], cal, span[i])
     table["extrap_lo"], table["extrap_hi"] = lo, hi
     inside = (lo <= table["observed"].to_numpy()) & (table["observed"].to_numpy() <= hi)
     table["inside_extrap"] = np.where(np.isfinite(lo), inside, np.nan)

@@ -14,9 +14,11 @@ Each answers a different question, and each contains the one before it:
    the log error e_j against the extrapolation distance d_j (largest of the N, D and C ratios to the
    training maxima). Errors are modelled as growing with distance,
 
-       scale(d) = sqrt(sd_noise^2 + (c * ln max(d, 1))^2),
+       scale = sqrt(sd_noise^2 + (c * reach^p)^2),   reach = ln d (ln d + ln span)
 
-   with c^2 fitted by least squares of e_j^2 - sd_j^2 on (ln d_j)^2 (through the origin, clipped at 0).
+   (span = C_max / C_min of the fitted runs; see :func:`reach` for why), with c^2 fitted by least squares
+   of e_j^2 - sd_j^2 on reach_j^(2p) (through the origin, clipped at 0) for each p in POWERS, keeping the
+   p that fits best.
    The interval's multiplier is a split-conformal quantile of the normalised errors z_j = |e_j| / scale_j:
    q = the ceil((n + 1) level)-th smallest z_j (Vovk et al. 2005; Lei et al. 2018). At the target,
    the interval is estimate x exp(+/- q scale(d_target)), widened where needed to contain the new-run
@@ -48,6 +50,7 @@ FALLBACK_INFLATION = 1.5  # too few backtest points: q = this x max(largest norm
 SUPPORT_FACTOR = 3.0  # a target farther than this x the largest backtested distance is not supported
 MIN_SCALE = 1e-6  # floor on a normalising scale (log units): noise-free synthetic data stay finite
 BISECTION_STEPS = 60
+POWERS = (0.25, 0.5, 0.75, 1.0)  # candidate growth shapes: model-error sd ~ c reach^p
 
 
 def min_points(level: float) -> int:
@@ -107,6 +110,7 @@ class Calibration:
     c: float
     q: float
     level: float
+    power: float
     rule: str
     n_points: int
     n_runs: int
@@ -118,14 +122,15 @@ class Calibration:
     def available(self) -> bool:
         return self.n_points > 0 and math.isfinite(self.q)
 
-    def scale(self, distance, sd: float | np.ndarray) -> np.ndarray:
-        """Normalising scale sqrt(sd^2 + (c ln max(d, 1))^2) in log-loss units, shaped like distance."""
-        log_d = np.log(np.maximum(np.asarray(distance, dtype=float), 1.0))
-        return np.maximum(np.hypot(sd, self.c * log_d), MIN_SCALE)
+    def scale(self, distance, sd: float | np.ndarray, span: float | np.ndarray = 1.0) -> np.ndarray:
+        """Normalising scale sqrt(sd^2 + (c reach^p)^2) in log-loss units, shaped like distance."""
+        return np.maximum(np.hypot(sd, self.c * reach(distance, span) ** self.power), MIN_SCALE)
 
-    def halfwidth(self, distance, sd: float | np.ndarray) -> np.ndarray:
+    def halfwidth(self, distance, sd: float | np.ndarray, span: float | np.ndarray = 1.0) -> np.ndarray:
         """Half-width of the extrapolation interval in log-loss units (NaN when unavailable)."""
-        return self.q * self.scale(distance, sd) if self.available else np.full(np.shape(distance), np.nan)
+        if not self.available:
+            return np.full(np.shape(distance), np.nan)
+        return self.q * self.scale(distance, sd, span)
 
     def supports(self, distance) -> np.ndarray:
         """True where the distance is within SUPPORT_FACTOR x the largest backtested distance."""
@@ -134,7 +139,7 @@ class Calibration:
     def describe(self) -> str:
         if self.n_points == 0:
             return "no backtest points: the extrapolation interval is not available"
-        return (f"{self.rule}: q = {self.q:.3g} x sqrt(noise^2 + ({self.c:.3g} ln d)^2), resting on "
+        return (f"{self.rule}: q = {self.q:.3g} x sqrt(noise^2 + ({self.c:.3g} reach^{self.power:g})^2), resting on "
                 f"{self.n_points} backtest points ({self.n_runs} distinct runs, {self.n_cutoffs} cut-offs) "
                 f"up to distance {self.max_distance:.3g}x")
 
@@ -147,7 +152,20 @@ class Calibration:
                       for k in cls.__dataclass_fields__})
 
 
-def calibrate(errors, distances, sds, level: float, runs=None, cutoffs=None) -> Calibration:
+def reach(distance, span: float | np.ndarray = 1.0) -> np.ndarray:
+    """How far a prediction reaches beyond its data, in squared log units: ln d x (ln d + ln span), with
+    d >= 1 the extrapolation distance and span = C_max / C_min of the fitted runs.
+
+    Why the span: a law with the wrong curvature, fitted over a log-range w and extrapolated a further
+    log-distance l, errs by about l (l + w) (for a quadratic error in log compute, exactly k(l^2 + wl + w^2/6)
+    of which the w^2/6 is in-sample misfit). Fits on a wider range err more at the same distance, so
+    backtests (narrower training ranges) and the full fit are made comparable through w.
+    """
+    log_d = np.log(np.maximum(np.asarray(distance, dtype=float), 1.0))
+    return log_d * (log_d + np.log(np.maximum(np.asarray(span, dtype=float), 1.0)))
+
+
+def calibrate(errors, distances, sds, level: float, runs=None, cutoffs=None, spans=1.0) -> Calibration:
     """Fit the growth of |log error| with distance and the conformal multiplier.
 
     ``errors``: log(predicted) - log(observed), (n,); ``distances``: extrapolation distances (n,);
@@ -157,19 +175,18 @@ def calibrate(errors, distances, sds, level: float, runs=None, cutoffs=None) -> 
     e = np.asarray(errors, dtype=float).ravel()
     d = np.asarray(distances, dtype=float).ravel()
     sd = np.broadcast_to(np.asarray(sds, dtype=float), e.shape)
-    keep = np.isfinite(e) & np.isfinite(d) & np.isfinite(sd)
-    e, d, sd = e[keep], d[keep], sd[keep]
+    span = np.broadcast_to(np.asarray(spans, dtype=float), e.shape)
+    keep = np.isfinite(e) & np.isfinite(d) & np.isfinite(sd) & np.isfinite(span)
+    e, d, sd, span = e[keep], d[keep], sd[keep], span[keep]
     n = int(e.size)
     n_runs = n if runs is None else int(np.unique(np.asarray(runs)[keep]).size)
     n_cut = 1 if cutoffs is None else int(np.unique(np.asarray(cutoffs)[keep]).size)
     if n == 0:
-        return Calibration(c=np.nan, q=np.nan, level=level, rule="unavailable", n_points=0, n_runs=0,
-                           n_cutoffs=0, max_distance=np.nan, largest_z=np.nan)
-    log_d2 = np.log(np.maximum(d, 1.0)) ** 2
-    denom = float(np.sum(log_d2 * log_d2))
-    c2 = max(float(np.sum(log_d2 * (e * e - sd * sd))) / denom, 0.0) if denom > 0 else 0.0
-    c = math.sqrt(c2)
-    scale = np.maximum(np.hypot(sd, c * np.sqrt(log_d2)), MIN_SCALE)
+        return Calibration(c=np.nan, q=np.nan, level=level, power=np.nan, rule="unavailable", n_points=0,
+                           n_runs=0, n_cutoffs=0, max_distance=np.nan, largest_z=np.nan)
+    x = reach(d, span)
+    c, power = _growth(e, x, sd)
+    scale = np.maximum(np.hypot(sd, c * x**power), MIN_SCALE)
     z = np.sort(np.abs(e) / scale)
     rank = math.ceil((n + 1) * level - 1e-12)
     if rank <= n:
@@ -179,8 +196,24 @@ def calibrate(errors, distances, sds, level: float, runs=None, cutoffs=None) -> 
         q = FALLBACK_INFLATION * max(float(z[-1]), normal)
         rule = (f"fallback (only {n} backtest points, {min_points(level)} needed for a conformal "
                 f"{level:.0%} quantile): {FALLBACK_INFLATION:g} x max(largest normalised error, normal quantile)")
-    return Calibration(c=c, q=q, level=level, rule=rule, n_points=n, n_runs=n_runs, n_cutoffs=n_cut,
+    return Calibration(c=c, q=q, level=level, power=power, rule=rule, n_points=n, n_runs=n_runs, n_cutoffs=n_cut,
                        max_distance=float(d.max()), largest_z=float(z[-1]))
+
+
+def _growth(e: np.ndarray, x: np.ndarray, sd: np.ndarray) -> tuple[float, float]:
+    """(c, p) of e^2 - sd^2 ~ c^2 x^(2p) (x = reach): least squares in c^2 for each p in POWERS, best p kept."""
+    excess = e * e - sd * sd
+    best = (0.0, 1.0, np.inf)
+    for power in POWERS:
+        xp = x ** (2 * power)
+        denom = float(np.sum(xp * xp))
+        if denom <= 0:
+            continue
+        c2 = max(float(np.sum(xp * excess)) / denom, 0.0)
+        loss = float(np.sum((excess - c2 * xp) ** 2))
+        if loss < best[2] - 1e-15 * abs(best[2] if np.isfinite(best[2]) else 0.0):
+            best = (math.sqrt(c2), float(power), loss)
+    return best[0], best[1]
 
 
 @dataclass(frozen=True)
@@ -260,10 +293,10 @@ class PredictionIntervals:
                    compute=compute, **cols)
 
 
-def extrapolation_limits(estimate, newrun_lo, newrun_hi, distance, sd: float,
-                         calibration: Calibration) -> tuple[np.ndarray, np.ndarray]:
+def extrapolation_limits(estimate, newrun_lo, newrun_hi, distance, sd: float, calibration: Calibration,
+                         span: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """estimate x exp(+/- halfwidth(distance)), widened to contain the new-run interval."""
-    half = calibration.halfwidth(distance, sd)
+    half = calibration.halfwidth(distance, sd, span)
     lo = np.fmin(np.asarray(estimate) * np.exp(-half), newrun_lo)
     hi = np.fmax(np.asarray(estimate) * np.exp(half), newrun_hi)
     unavailable = ~np.isfinite(half)
@@ -271,12 +304,12 @@ def extrapolation_limits(estimate, newrun_lo, newrun_hi, distance, sd: float,
 
 
 def three_intervals(what: str, N, D, estimate, band_lo, band_hi, log_replicates, distance, level: float,
-                    noise: Mapping[str, float], calibration: Calibration, notes=(), compute=None
-                    ) -> PredictionIntervals:
+                    noise: Mapping[str, float], calibration: Calibration, notes=(), compute=None,
+                    span: float = 1.0) -> PredictionIntervals:
     """Assemble the three intervals from a band and replicate log predictions (B, m)."""
     sd = noise_sd(noise)
     newrun_lo, newrun_hi = newrun_interval(log_replicates, sd, level)
-    extrap_lo, extrap_hi = extrapolation_limits(estimate, newrun_lo, newrun_hi, distance, sd, calibration)
+    extrap_lo, extrap_hi = extrapolation_limits(estimate, newrun_lo, newrun_hi, distance, sd, calibration, span)
     notes = list(notes)
     if not calibration.available:
         notes.append(calibration.describe())
@@ -323,6 +356,12 @@ def _calibration_for(boot, backtest) -> Calibration:
     return backtest.calibration_at(boot.level)
 
 
+def compute_span(fit) -> float:
+    """C_max / C_min (C = 6ND) of the runs a fit was fitted on."""
+    c = 6.0 * np.asarray(fit.runs.N, float) * np.asarray(fit.runs.D, float)
+    return float(c.max() / c.min())
+
+
 def _noise(fit) -> dict[str, float]:
     from .coverage import estimate_noise
 
@@ -345,7 +384,7 @@ def loss_intervals(boot, N, D, backtest=None, method: str | None = None) -> Pred
         band = boot.predict(n, d, method=method, threshold=None)
     log_reps = np.log(boot.fit.law.predict(boot.replicates, {"N": n.ravel(), "D": d.ravel()}))
     return three_intervals("loss", n, d, band["estimate"], band["lo"], band["hi"], log_reps, band["distance"],
-                           boot.level, _noise(boot.fit), _calibration_for(boot, backtest))
+                           boot.level, _noise(boot.fit), _calibration_for(boot, backtest), span=compute_span(boot.fit))
 
 
 def optimal_intervals(boot, compute, backtest=None, method: str | None = None) -> dict[str, Any]:
@@ -366,7 +405,7 @@ def optimal_intervals(boot, compute, backtest=None, method: str | None = None) -
     distance = boot.fit.extrapolation(n_opt, d_opt)["distance"]
     loss = three_intervals("L_opt", n_opt, d_opt, opt["L_opt"]["estimate"], opt["L_opt"]["lo"], opt["L_opt"]["hi"],
                            np.log(reps), distance, boot.level, _noise(boot.fit), _calibration_for(boot, backtest),
-                           compute=c)
+                           compute=c, span=compute_span(boot.fit))
     note = ("N_opt has a law band only: run-to-run noise does not move the optimum, and backtests measure "
             "errors in loss, not in the allocation")
     return {"L_opt": loss, "N_opt": {k: opt["N_opt"][k] for k in ("estimate", "lo", "hi")}, "notes": [note]}
