@@ -26,6 +26,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bca", action="store_true", help="also measure BCa intervals")
+    parser.add_argument("--schemes", default="cluster,pairs", help="comma-separated bootstrap schemes")
+    parser.add_argument("--backtests", action="store_true",
+                        help="also check the extrapolation interval (a backtest per dataset: slow)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     info = scalefit.datasets.info(args.dataset)
@@ -33,11 +36,13 @@ def main() -> None:
     fit = scalefit.fit(runs, objective="hoffmann" if args.dataset.startswith("chinchilla") else "huber")
     started = time.perf_counter()
     methods = ("percentile", "bca") if args.bca else ("percentile",)
-    cov = check_coverage(fit, R=args.R, n=args.n, seed=args.seed, methods=methods, n_jobs=args.jobs)
+    schemes = tuple(args.schemes.split(","))
+    cov = check_coverage(fit, R=args.R, n=args.n, seed=args.seed, methods=methods, n_jobs=args.jobs,
+                         schemes=schemes, backtests=args.backtests)
     seconds = time.perf_counter() - started
     print(f"dataset {args.dataset}: {len(runs)} runs, {runs.n_groups} groups; {fit.objective.describe()}")
     print(cov.summary())
-    print(f"{seconds:.1f} s for {args.R} datasets x 2 schemes x {args.n} replicates on {args.jobs} jobs")
+    print(f"{seconds:.1f} s for {args.R} datasets x {len(schemes)} schemes x {args.n} replicates on {args.jobs} jobs")
 
 
 if __name__ == "__main__":
