@@ -51,6 +51,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--bca", action="store_true", help="also measure BCa intervals")
+    parser.add_argument("--schemes", default="cluster,pairs", help="comma-separated bootstrap schemes")
+    parser.add_argument("--backtests", action="store_true",
+                        help="also check the extrapolation interval (a backtest per dataset: slow)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     print(f"load average before: {load_average()}  (cores: {os.cpu_count()}; BLAS pinned to 1 thread)")
@@ -62,12 +65,13 @@ def main() -> None:
     reference = reference_seconds(runs, objective, args.n, args.seed)
     started = time.perf_counter()
     methods = ("percentile", "bca") if args.bca else ("percentile",)
-    cov = check_coverage(fit, R=args.R, n=args.n, seed=args.seed, schemes=SCHEMES, methods=methods,
-                         n_jobs=args.jobs)
+    schemes = tuple(args.schemes.split(","))
+    cov = check_coverage(fit, R=args.R, n=args.n, seed=args.seed, schemes=schemes, methods=methods,
+                         n_jobs=args.jobs, backtests=args.backtests)
     seconds = time.perf_counter() - started
     print(f"dataset {args.dataset}: {len(runs)} runs, {runs.n_groups} groups; {fit.objective.describe()}")
     print(cov.summary())
-    print(f"{seconds:.1f} s for {args.R} datasets x {len(SCHEMES)} schemes x {args.n} replicates on {args.jobs} jobs")
+    print(f"{seconds:.1f} s for {args.R} datasets x {len(schemes)} schemes x {args.n} replicates on {args.jobs} jobs")
     print(f"reference, one fit + {len(SCHEMES)} bootstraps of {args.n} on the real data: {reference:.2f} s; "
           f"study time per dataset x jobs / reference: {seconds * args.jobs / (args.R * reference):.2f} "
           f"(1.0 = same cost as doing it by hand with fit.bootstrap)")

@@ -10,6 +10,8 @@ Public API::
     boot.optimal(compute=5.76e23)
     scalefit.report(fit, "out/", bootstrap=boot, targets=[(70e9, 1.4e12)], computes=[5.76e23])
     scalefit.check_coverage(fit, R=200, n=200, seed=0)
+    bt = scalefit.backtest(fit)                       # extrapolation errors measured on the sweep itself
+    boot.predict_intervals(N=70e9, D=1.4e12, backtest=bt)   # law band, new-run and extrapolation intervals
 
 The names are imported lazily (PEP 562): ``import scalefit`` is cheap and imports neither numpy's
 friends nor matplotlib, so the command line can take over Ctrl-C before any heavy import runs.
@@ -26,6 +28,7 @@ __version__ = "0.1.0"
 
 #: public name -> submodule that defines it (the submodule itself when the name is a module)
 _EXPORTS = {
+    "Backtest": "backtest",
     "Bootstrap": "bootstrap",
     "CheckpointWarning": "errors",
     "Comparison": "compare",
@@ -41,17 +44,27 @@ _EXPORTS = {
     "Hardware": "allocation",
     "HoldoutCheck": "holdout",
     "Identifiability": "identify",
+    "LeaveLargestOut": "backtest",
     "Plan": "allocation",
+    "PredictionIntervals": "predictive",
     "RunTable": "runs",
     "ScalefitError": "errors",
     "ScalefitWarning": "errors",
     "TextEncodingWarning": "errors",
+    "approaches": None,
+    "backtest": "backtest",
     "check_coverage": "coverage",
+    "compare_approaches": "approaches",
+    "envelope_approach": "approaches",
+    "fit_data_constrained": "approaches",
+    "isoflop_approach": "approaches",
+    "laws": None,
     "compare": "compare",
     "datasets": None,
     "fit": "fit",
     "holdout_check": "holdout",
     "identifiability": "identify",
+    "leave_largest_out": "backtest",
     "load_runs": "runs",
     "report": "report",
 }

@@ -176,6 +176,26 @@ class Bootstrap:
         return {key: self.interval(lambda p, key=key: law.compute_optimal(p, compute)[key], method)
                 for key in ("N_opt", "D_opt", "tokens_per_param", "L_opt")}
 
+    def predict_intervals(self, N, D, backtest=None, method: str | None = None):
+        """Loss at (N, D) with three intervals: law band (the fitted curve), new-run interval (adds
+        run-to-run noise) and extrapolation interval (adds model error measured by backtests).
+
+        Returns a :class:`scalefit.predictive.PredictionIntervals` (estimate, band_lo/hi, newrun_lo/hi,
+        extrap_lo/hi, distance, supported, n_backtest; flattened from broadcast(N, D); ``.to_frame()``).
+        ``backtest``: a :class:`scalefit.backtest.Backtest` of this fit, or None to run one (seconds).
+        """
+        from .predictive import loss_intervals
+
+        return loss_intervals(self, N, D, backtest, method)
+
+    def optimal_intervals(self, compute, backtest=None, method: str | None = None) -> dict[str, Any]:
+        """Compute-optimal loss L*(C) with the three intervals, and N_opt(C) with its law band; see
+        :func:`scalefit.predictive.optimal_intervals`."""
+        from .predictive import optimal_intervals
+
+        self.fit._require_chinchilla("compute-optimal allocation")
+        return optimal_intervals(self, compute, backtest, method)
+
     def apply(self, fn: Callable[[dict[str, float]], Any]) -> np.ndarray:
         """fn(params dict of floats) for every replicate, stacked: (B, ...). For functions that do not
         vectorise; prefer :meth:`interval` otherwise."""

@@ -1,0 +1,417 @@
+"""Three intervals for every prediction: law band, new-run interval, extrapolation interval.
+
+Each answers a different question, and each contains the one before it:
+
+1. **law band** — where the fitted *curve* lies: the bootstrap percentile interval of the prediction
+   (parameter uncertainty only). It shrinks as runs are added and says nothing about a single run.
+2. **new-run interval** — where the loss of *one new training run* at that (N, D) lands: the band plus
+   run-to-run noise, log L_new = log L_replicate + u + e with u ~ N(0, sd_between^2) (a new model size has
+   its own offset) and e ~ N(0, sd_within^2), the two sds estimated from the fit's log residuals
+   (:func:`scalefit.coverage.estimate_noise`). Its limits are quantiles of that normal mixture, found
+   exactly by bisection (no random draws).
+3. **extrapolation interval** — adds the error of the *law itself* beyond the data, measured on the
+   user's own sweep by backtests (:mod:`scalefit.backtest`): fit below a cut-off, predict above it, record
+   the log error e_j against the extrapolation distance d_j (largest of the N, D and C ratios to the
+   training maxima). Errors are modelled as growing with distance,
+
+       scale = sqrt(sd_noise^2 + (c * reach^p)^2),   reach = ln d (ln d + ln span)
+
+   (span = C_max / C_min of the fitted runs; see :func:`reach` for why), with c^2 fitted by least squares
+   of e_j^2 - sd_j^2 on reach_j^(2p) (through the origin, clipped at 0) for each p in POWERS, keeping the
+   p that fits best.
+   The interval's multiplier is a split-conformal quantile of the normalised errors z_j = |e_j| / scale_j:
+   q = the ceil((n + 1) level)-th smallest z_j (Vovk et al. 2005; Lei et al. 2018). At the target,
+   the interval is estimate x exp(+/- q scale(d_target)), widened where needed to contain the new-run
+   interval.
+
+Honesty rules: the calibration says how many backtest points (and distinct runs and cut-offs) it rests
+on. With fewer than ``min_points(level)`` points the conformal quantile does not exist (it would need
+more points than there are); the *stated conservative rule* is then q = FALLBACK_INFLATION x the largest
+normalised error seen (and at least FALLBACK_INFLATION x the normal quantile). With no backtest point at
+all the extrapolation interval is NaN, never a guess. Nested cut-offs share held-out runs, so the points
+are not independent: the count of distinct runs is the more sober number, and both are reported.
+
+Known limitation (measured, benchmarks/bench_backtest.py): backtests fit narrower ranges than the full
+fit, and under a misspecification that bends with scale (coverage.curved_chinchilla, 10x extrapolation,
+R = 200) the full fit errs more than backtests at the same reach: the extrapolation interval covered the
+true curve 0.715 +/- 0.032 of the time against 0.95 nominal (law band: 0.030). It recovers most, not all,
+of what the band loses; the shape of the growth (power p) is poorly determined by ~100 correlated points.
+
+Loss in nats/token; N in parameters; D in tokens; every array here is shaped like broadcast(N, D) unless
+said otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr, ndtri
+
+FALLBACK_INFLATION = 1.5  # too few backtest points: q = this x max(largest normalised error, normal quantile)
+SUPPORT_FACTOR = 3.0  # a target farther than this x the largest backtested distance is not supported
+MIN_SCALE = 1e-6  # floor on a normalising scale (log units): noise-free synthetic data stay finite
+BISECTION_STEPS = 60
+POWERS = (0.25, 0.5, 0.75, 1.0)  # candidate growth shapes: model-error sd ~ c reach^p
+
+
+def min_points(level: float) -> int:
+    """Fewest backtest points for which the split-conformal quantile at ``level`` is finite: the
+    smallest n with ceil((n + 1) level) <= n (19 at 95%, 9 at 90%)."""
+    n = 1
+    while math.ceil((n + 1) * level - 1e-12) > n:
+        n += 1
+    return n
+
+
+def mixture_quantile(log_centres: np.ndarray, sd: float | np.ndarray, prob: float) -> np.ndarray:
+    """The ``prob`` quantile of an equal-weight mixture of normals N(log_centres[b], sd^2) along axis 0.
+
+    ``log_centres`` is (B, ...) (bootstrap replicates of a log prediction); returns (...). With sd = 0 it
+    is the empirical quantile of the centres. Exact to ~1e-15 of the bracket by bisection.
+    """
+    centres = np.asarray(log_centres, dtype=float)
+    sd = np.broadcast_to(np.asarray(sd, dtype=float), centres.shape[1:])
+    empirical = np.quantile(centres, prob, axis=0)
+    if np.all(sd <= 0):
+        return empirical
+    z = ndtri(prob)
+    lo = centres.min(axis=0) + np.minimum(z, -8.0) * sd
+    hi = centres.max(axis=0) + np.maximum(z, 8.0) * sd
+    safe = np.where(sd > 0, sd, 1.0)
+    for _ in range(BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        below = np.mean(ndtr((mid - centres) / safe), axis=0) < prob
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    return np.where(sd > 0, 0.5 * (lo + hi), empirical)
+
+
+def newrun_interval(log_replicates: np.ndarray, noise_sd: float, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi) in loss units of a new run: replicate log predictions (B, ...) convolved with N(0, sd^2)."""
+    lo = mixture_quantile(log_replicates, noise_sd, (1 - level) / 2)
+    hi = mixture_quantile(log_replicates, noise_sd, (1 + level) / 2)
+    return np.exp(lo), np.exp(hi)
+
+
+def noise_sd(noise: Mapping[str, float]) -> float:
+    """sd of a new run's log loss around the true curve: hypot(sd_between, sd_within)."""
+    return float(np.hypot(noise["sd_between"], noise["sd_within"]))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How the extrapolation interval widens with distance, as calibrated on backtest errors.
+
+    ``c``: growth of the model-error sd per e-fold of distance (log-loss units); ``q``: the multiplier of
+    the normalised scale at the nominal ``level``; ``rule``: "conformal" or the fallback's statement;
+    ``n_points``/``n_runs``/``n_cutoffs``: what it rests on; ``max_distance``: the largest backtested
+    distance; ``largest_z``: the largest normalised error seen.
+    """
+
+    c: float
+    q: float
+    level: float
+    power: float
+    rule: str
+    n_points: int
+    n_runs: int
+    n_cutoffs: int
+    max_distance: float
+    largest_z: float
+
+    @property
+    def available(self) -> bool:
+        return self.n_points > 0 and math.isfinite(self.q)
+
+    def scale(self, distance, sd: float | np.ndarray, span: float | np.ndarray = 1.0) -> np.ndarray:
+        """Normalising scale sqrt(sd^2 + (c reach^p)^2) in log-loss units, shaped like distance."""
+        return np.maximum(np.hypot(sd, self.c * reach(distance, span) ** self.power), MIN_SCALE)
+
+    def halfwidth(self, distance, sd: float | np.ndarray, span: float | np.ndarray = 1.0) -> np.ndarray:
+        """Half-width of the extrapolation interval in log-loss units (NaN when unavailable)."""
+        if not self.available:
+            return np.full(np.shape(distance), np.nan)
+        return self.q * self.scale(distance, sd, span)
+
+    def supports(self, distance) -> np.ndarray:
+        """True where the distance is within SUPPORT_FACTOR x the largest backtested distance."""
+        return np.asarray(distance, dtype=float) <= SUPPORT_FACTOR * self.max_distance
+
+    def describe(self) -> str:
+        if self.n_points == 0:
+            return "no backtest points: the extrapolation interval is not available"
+        return (f"{self.rule}: q = {self.q:.3g} x sqrt(noise^2 + ({self.c:.3g} reach^{self.power:g})^2), resting on "
+                f"{self.n_points} backtest points ({self.n_runs} distinct runs, {self.n_cutoffs} cut-offs) "
+                f"up to distance {self.max_distance:.3g}x")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: _finite(getattr(self, k)) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> Calibration:
+        return cls(**{k: _unfinite(record[k]) if k not in ("rule",) else record[k]
+                      for k in cls.__dataclass_fields__})
+
+
+def reach(distance, span: float | np.ndarray = 1.0) -> np.ndarray:
+    """How far a prediction reaches beyond its data, in squared log units: ln d x (ln d + ln span), with
+    d >= 1 the extrapolation distance and span = C_max / C_min of the fitted runs.
+
+    Why the span: a law with the wrong curvature, fitted over a log-range w and extrapolated a further
+    log-distance l, errs by about l (l + w) (for a quadratic error in log compute, exactly k(l^2 + wl + w^2/6)
+    of which the w^2/6 is in-sample misfit). Fits on a wider range err more at the same distance, so
+    backtests (narrower training ranges) and the full fit are made comparable through w.
+    """
+    log_d = np.log(np.maximum(np.asarray(distance, dtype=float), 1.0))
+    return log_d * (log_d + np.log(np.maximum(np.asarray(span, dtype=float), 1.0)))
+
+
+def calibrate(errors, distances, sds, level: float, runs=None, cutoffs=None, spans=1.0) -> Calibration:
+    """Fit the growth of |log error| with distance and the conformal multiplier.
+
+    ``errors``: log(predicted) - log(observed), (n,); ``distances``: extrapolation distances (n,);
+    ``sds``: the noise sd of the fit that made each prediction (n,) or a scalar; ``runs``/``cutoffs``:
+    labels (n,) used only to count distinct runs and cut-offs.
+    """
+    e = np.asarray(errors, dtype=float).ravel()
+    d = np.asarray(distances, dtype=float).ravel()
+    sd = np.broadcast_to(np.asarray(sds, dtype=float), e.shape)
+    span = np.broadcast_to(np.asarray(spans, dtype=float), e.shape)
+    keep = np.isfinite(e) & np.isfinite(d) & np.isfinite(sd) & np.isfinite(span)
+    e, d, sd, span = e[keep], d[keep], sd[keep], span[keep]
+    n = int(e.size)
+    n_runs = n if runs is None else int(np.unique(np.asarray(runs)[keep]).size)
+    n_cut = 1 if cutoffs is None else int(np.unique(np.asarray(cutoffs)[keep]).size)
+    if n == 0:
+        return Calibration(c=np.nan, q=np.nan, level=level, power=np.nan, rule="unavailable", n_points=0,
+                           n_runs=0, n_cutoffs=0, max_distance=np.nan, largest_z=np.nan)
+    x = reach(d, span)
+    c, power = _growth(e, x, sd)
+    scale = np.maximum(np.hypot(sd, c * x**power), MIN_SCALE)
+    z = np.sort(np.abs(e) / scale)
+    rank = math.ceil((n + 1) * level - 1e-12)
+    if rank <= n:
+        q, rule = float(z[rank - 1]), "conformal"
+    else:
+        normal = float(ndtri((1 + level) / 2))
+        q = FALLBACK_INFLATION * max(float(z[-1]), normal)
+        rule = (f"fallback (only {n} backtest points, {min_points(level)} needed for a conformal "
+                f"{level:.0%} quantile): {FALLBACK_INFLATION:g} x max(largest normalised error, normal quantile)")
+    return Calibration(c=c, q=q, level=level, power=power, rule=rule, n_points=n, n_runs=n_runs, n_cutoffs=n_cut,
+                       max_distance=float(d.max()), largest_z=float(z[-1]))
+
+
+def _growth(e: np.ndarray, x: np.ndarray, sd: np.ndarray) -> tuple[float, float]:
+    """(c, p) of e^2 - sd^2 ~ c^2 x^(2p) (x = reach): least squares in c^2 for each p in POWERS, best p kept."""
+    excess = e * e - sd * sd
+    best = (0.0, 1.0, np.inf)
+    for power in POWERS:
+        xp = x ** (2 * power)
+        denom = float(np.sum(xp * xp))
+        if denom <= 0:
+            continue
+        c2 = max(float(np.sum(xp * excess)) / denom, 0.0)
+        loss = float(np.sum((excess - c2 * xp) ** 2))
+        if loss < best[2] - 1e-15 * abs(best[2] if np.isfinite(best[2]) else 0.0):
+            best = (math.sqrt(c2), float(power), loss)
+    return best[0], best[1]
+
+
+@dataclass(frozen=True)
+class PredictionIntervals:
+    """The three intervals at a set of points (each array (m,), flattened from broadcast(N, D)).
+
+    ``what`` names the quantity ("loss" or e.g. "L_opt"); ``calibration`` is the extrapolation rule used;
+    ``notes`` says what is not available and why.
+    """
+
+    what: str
+    N: np.ndarray
+    D: np.ndarray
+    estimate: np.ndarray
+    band_lo: np.ndarray
+    band_hi: np.ndarray
+    newrun_lo: np.ndarray
+    newrun_hi: np.ndarray
+    extrap_lo: np.ndarray
+    extrap_hi: np.ndarray
+    distance: np.ndarray
+    supported: np.ndarray
+    level: float
+    noise: dict[str, float]
+    calibration: Calibration
+    notes: tuple[str, ...] = field(default=())
+    compute: np.ndarray | None = None
+
+    COLUMNS = ("N", "D", "estimate", "band_lo", "band_hi", "newrun_lo", "newrun_hi", "extrap_lo", "extrap_hi",
+               "distance", "supported")
+
+    @property
+    def n_backtest(self) -> int:
+        """Backtest points the extrapolation interval rests on."""
+        return self.calibration.n_points
+
+    def to_frame(self) -> pd.DataFrame:
+        frame = {} if self.compute is None else {"C": self.compute}
+        frame.update({k: getattr(self, k) for k in self.COLUMNS})
+        out = pd.DataFrame(frame)
+        out["n_backtest"] = self.n_backtest
+        return out
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return getattr(self, key)
+
+    def summary(self) -> str:
+        pct = round(self.level * 100)
+        lines = [f"{self.what} with {pct}% intervals: law band (fitted curve), new run (adds run-to-run noise, "
+                 f"sd {noise_sd(self.noise):.3g} in log loss), extrapolation (adds model error; "
+                 f"{self.calibration.describe()})",
+                 f"  {'N':>10}{'D':>10}{'estimate':>10}{'law band':>20}{'new run':>20}{'extrapolation':>20}"
+                 f"{'distance':>10}"]
+        for i in range(self.estimate.size):
+            lines.append(f"  {self.N[i]:>10.3g}{self.D[i]:>10.3g}{self.estimate[i]:>10.4g}"
+                         f"{_pair(self.band_lo[i], self.band_hi[i]):>20}"
+                         f"{_pair(self.newrun_lo[i], self.newrun_hi[i]):>20}"
+                         f"{_pair(self.extrap_lo[i], self.extrap_hi[i]):>20}{self.distance[i]:>9.3g}x"
+                         + ("" if self.supported[i] else "  NOT SUPPORTED by the backtest"))
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "level": self.level, "noise": dict(self.noise),
+                "calibration": self.calibration.to_dict(), "notes": list(self.notes),
+                "compute": None if self.compute is None else [_finite(v) for v in self.compute],
+                "rows": [{k: _finite(getattr(self, k)[i]) for k in self.COLUMNS} for i in range(self.estimate.size)]}
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> PredictionIntervals:
+        rows = record["rows"]
+        cols = {k: np.array([_unfinite(r[k]) for r in rows], dtype=bool if k == "supported" else float)
+                for k in cls.COLUMNS}
+        compute = None if record.get("compute") is None else np.array([_unfinite(v) for v in record["compute"]])
+        return cls(what=record["what"], level=float(record["level"]), noise=dict(record["noise"]),
+                   calibration=Calibration.from_dict(record["calibration"]), notes=tuple(record["notes"]),
+                   compute=compute, **cols)
+
+
+def extrapolation_limits(estimate, newrun_lo, newrun_hi, distance, sd: float, calibration: Calibration,
+                         span: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """estimate x exp(+/- halfwidth(distance)), widened to contain the new-run interval."""
+    half = calibration.halfwidth(distance, sd, span)
+    lo = np.fmin(np.asarray(estimate) * np.exp(-half), newrun_lo)
+    hi = np.fmax(np.asarray(estimate) * np.exp(half), newrun_hi)
+    unavailable = ~np.isfinite(half)
+    return np.where(unavailable, np.nan, lo), np.where(unavailable, np.nan, hi)
+
+
+def three_intervals(what: str, N, D, estimate, band_lo, band_hi, log_replicates, distance, level: float,
+                    noise: Mapping[str, float], calibration: Calibration, notes=(), compute=None,
+                    span: float = 1.0) -> PredictionIntervals:
+    """Assemble the three intervals from a band and replicate log predictions (B, m)."""
+    sd = noise_sd(noise)
+    newrun_lo, newrun_hi = newrun_interval(log_replicates, sd, level)
+    extrap_lo, extrap_hi = extrapolation_limits(estimate, newrun_lo, newrun_hi, distance, sd, calibration, span)
+    notes = list(notes)
+    if not calibration.available:
+        notes.append(calibration.describe())
+    elif calibration.rule != "conformal":
+        notes.append(calibration.rule)
+    supported = calibration.supports(distance) if calibration.available else np.zeros(np.shape(distance), bool)
+    if calibration.available and not np.all(supported):
+        notes.append(f"{int((~supported).sum())} point(s) lie beyond {SUPPORT_FACTOR:g}x the largest backtested "
+                     f"distance ({calibration.max_distance:.3g}x): the sweep cannot support that extrapolation")
+    flat = {k: np.ravel(np.asarray(v, dtype=float)) for k, v in
+            {"N": N, "D": D, "estimate": estimate, "band_lo": band_lo, "band_hi": band_hi, "newrun_lo": newrun_lo,
+             "newrun_hi": newrun_hi, "extrap_lo": extrap_lo, "extrap_hi": extrap_hi, "distance": distance}.items()}
+    return PredictionIntervals(what=what, supported=np.ravel(supported), level=level, noise=dict(noise),
+                               calibration=calibration, notes=tuple(notes),
+                               compute=None if compute is None else np.ravel(np.asarray(compute, float)), **flat)
+
+
+def _pair(lo: float, hi: float) -> str:
+    return "n/a" if not (np.isfinite(lo) and np.isfinite(hi)) else f"[{lo:.4g}, {hi:.4g}]"
+
+
+def _finite(value: Any) -> Any:
+    """JSON-safe float (inf/nan as strings) or pass-through."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        return v if math.isfinite(v) else str(v)
+    return value
+
+
+def _unfinite(value: Any) -> Any:
+    return float(value) if isinstance(value, str) and value in ("nan", "inf", "-inf") else value
+
+
+# -- from a Bootstrap --------------------------------------------------------------------------------------------
+def _calibration_for(boot, backtest) -> Calibration:
+    if backtest is None:
+        from .backtest import backtest as run_backtest
+
+        backtest = run_backtest(boot.fit, level=boot.level, seed=boot.seed, n_boot=0)  # calibration only
+    return backtest.calibration_at(boot.level)
+
+
+def compute_span(fit) -> float:
+    """C_max / C_min (C = 6ND) of the runs a fit was fitted on."""
+    c = 6.0 * np.asarray(fit.runs.N, float) * np.asarray(fit.runs.D, float)
+    return float(c.max() / c.min())
+
+
+def _noise(fit) -> dict[str, float]:
+    from .coverage import estimate_noise
+
+    return estimate_noise(fit.residuals, fit.runs.groups)
+
+
+def loss_intervals(boot, N, D, backtest=None, method: str | None = None) -> PredictionIntervals:
+    """Law band, new-run and extrapolation intervals of the loss at (N, D) (broadcast, then flattened).
+
+    ``backtest``: a :class:`scalefit.backtest.Backtest` of ``boot.fit``; None runs one (about ten refits
+    without bootstraps, which the calibration does not need: seconds, not milliseconds).
+    """
+    import warnings
+
+    from .errors import ExtrapolationWarning
+
+    n, d = np.broadcast_arrays(np.asarray(N, float), np.asarray(D, float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        band = boot.predict(n, d, method=method, threshold=None)
+    log_reps = np.log(boot.fit.law.predict(boot.replicates, {"N": n.ravel(), "D": d.ravel()}))
+    return three_intervals("loss", n, d, band["estimate"], band["lo"], band["hi"], log_reps, band["distance"],
+                           boot.level, _noise(boot.fit), _calibration_for(boot, backtest), span=compute_span(boot.fit))
+
+
+def optimal_intervals(boot, compute, backtest=None, method: str | None = None) -> dict[str, Any]:
+    """Intervals of the compute-optimal allocation at compute C (FLOPs).
+
+    Returns {"L_opt": PredictionIntervals of the loss a new compute-optimal run reaches (at the point
+    estimate's N_opt, D_opt, whose distance sets the extrapolation interval), "N_opt": {estimate, lo, hi}
+    (law band only), "notes": [...]}. N_opt has no new-run or extrapolation interval: run noise does not
+    move the optimum of a curve, and the backtest measures errors in loss, not in allocation.
+    """
+    from .laws.chinchilla import compute_optimal
+
+    c = np.atleast_1d(np.asarray(compute, float))
+    opt = boot.optimal(c, method)
+    names = boot.names
+    reps = compute_optimal({k: boot.replicates[:, j, None] for j, k in enumerate(names)}, c)["L_opt"]  # (B, m)
+    n_opt, d_opt = opt["N_opt"]["estimate"], opt["D_opt"]["estimate"]
+    distance = boot.fit.extrapolation(n_opt, d_opt)["distance"]
+    loss = three_intervals("L_opt", n_opt, d_opt, opt["L_opt"]["estimate"], opt["L_opt"]["lo"], opt["L_opt"]["hi"],
+                           np.log(reps), distance, boot.level, _noise(boot.fit), _calibration_for(boot, backtest),
+                           compute=c, span=compute_span(boot.fit))
+    note = ("N_opt has a law band only: run-to-run noise does not move the optimum, and backtests measure "
+            "errors in loss, not in the allocation")
+    return {"L_opt": loss, "N_opt": {k: opt["N_opt"][k] for k in ("estimate", "lo", "hi")}, "notes": [note]}

@@ -1,0 +1,96 @@
+"""A law the Chinchilla form cannot express, extrapolated 10x: the extrapolation interval covers the truth,
+the law band does not. Also: the coverage study re-estimates the Huber delta and checks new-run intervals."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import scalefit
+from scalefit import datasets, solver
+from scalefit import objective as obj
+from scalefit.coverage import (
+    NEW_RUN,
+    check_coverage,
+    check_misspecified,
+    curved_chinchilla,
+    simulated_problem,
+    sweep_design,
+)
+
+
+def test_curved_truth_is_chinchilla_at_the_pivot_and_bends_away_from_it():
+    n, d = np.array([1e8]), np.array([1e18 / 6e8])
+    plain = curved_chinchilla(n, d, curvature=0.0)
+    assert curved_chinchilla(n, d)[0] == pytest.approx(plain[0])
+    far = curved_chinchilla(n * 100, d * 100) / curved_chinchilla(n * 100, d * 100, curvature=0.0)
+    assert far[0] == pytest.approx(np.exp(1e-3 * np.log(1e4) ** 2))
+
+
+def test_misspecified_direction_fast():
+    """Small R: the direction only (the calibrated numbers are the slow test's job)."""
+    result = check_misspecified(R=4, n_boot=50, seed=1)
+    table = result.table().set_index("interval")
+    assert result.failed_datasets == 0
+    assert table.loc["extrap", "coverage_truth"] > table.loc["band", "coverage_truth"]
+    assert table.loc["extrap", "median_halfwidth"] > 1.5 * table.loc["band", "median_halfwidth"]
+    assert table.loc["extrap", "coverage_truth"] >= 0.75
+    assert np.all(result.log_errors < 0)  # the bias is systematic: Chinchilla cannot bend
+
+
+@pytest.fixture(scope="module")
+def study():
+    """R = 200 sweeps of a curved-frontier law fitted by Chinchilla, extrapolated 10x in compute."""
+    return check_misspecified(R=200, n_boot=100, seed=0, n_jobs=2)
+
+
+@pytest.mark.slow
+def test_misspecified_extrapolation_interval_recovers_most_of_the_coverage_the_band_loses(study):
+    """Measured (seed 0): band 0.030, new-run 0.065, extrapolation 0.715 (MCSE 0.032) of the true curve."""
+    table = study.table().set_index("interval")
+    assert study.failed_datasets <= 4
+    assert table.loc["band", "coverage_truth"] < 0.95 - 2 * table.loc["band", "mcse"], study.summary()
+    gain = table.loc["extrap", "coverage_truth"] - table.loc["band", "coverage_truth"]
+    assert gain > 10 * table.loc["extrap", "mcse"], study.summary()
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="known shortfall (issue 14): backtests on narrower training ranges under-state the "
+                          "full fit's error under this misspecification; measured 0.715 +/- 0.032", strict=False)
+def test_misspecified_extrapolation_interval_reaches_nominal(study):
+    assert study.table().set_index("interval").loc["extrap", "at_least_nominal"], study.summary()
+
+
+def test_simulated_datasets_reestimate_the_huber_delta():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = scalefit.fit(datasets.load("example_chinchilla"))
+    data = {c: fit.runs.df[c].to_numpy(float) for c in fit.law.inputs}
+    problem = solver.Problem.build(fit.law, data, fit.runs.loss, fit.objective, fit.weights)
+    y = np.log(fit.fitted) + np.random.default_rng(0).normal(0, 0.05, len(fit.runs))  # much noisier data
+    sim, starts = simulated_problem(problem, y, automatic=True)
+    first = solver.solve(solver.Problem.build(fit.law, data, np.exp(y), obj.Objective("ls")))
+    log_first, _ = obj.log_predict(fit.law, first.z, sim.features)
+    assert sim.objective.delta == pytest.approx(obj.robust_delta(log_first - y), rel=1e-6)
+    assert sim.objective.delta > 3 * fit.objective.delta and starts.shape == (1, 5)
+    fixed, none = simulated_problem(problem, y, automatic=False)
+    assert fixed.objective == fit.objective and none is None
+
+
+def test_coverage_checks_a_new_run_interval():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = scalefit.fit(datasets.load("example_chinchilla"))
+    cov = check_coverage(fit, R=3, n=30, seed=2, schemes=("cluster",))
+    assert NEW_RUN in cov.quantities and cov.truth[NEW_RUN] == pytest.approx(cov.truth["L_opt(10x C_max)"])
+    j, k = cov.quantities.index(NEW_RUN), cov.quantities.index("L_opt(10x C_max)")
+    widths = cov.widths[("cluster", "percentile")]
+    assert np.all(widths[:, j] > widths[:, k])  # a new run is less certain than the curve
+
+
+def test_sweep_design_is_a_grid_grouped_by_size():
+    design = sweep_design(sizes=[1e7, 1e8], tokens_per_param=(10, 20))
+    np.testing.assert_array_equal(design["D"] / design["N"], [10, 20, 10, 20])
+    np.testing.assert_array_equal(design["group"], [0, 0, 1, 1])
