@@ -221,7 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_load_options(cmp_)
     cmp_.add_argument("--law", action="append", type=law_argument, metavar="LAW",
                       help=f"a law to compare (repeatable; default: {DEFAULT_LAW} and kaplan)")
-    cmp_.add_argument("--objective", default="huber", choices=["huber", "hoffmann", "ls"])
+    cmp_.add_argument("--objective", default="huber", choices=["huber", "hoffmann", "ls"],
+                      help="huber (automatic delta, shared by every law), hoffmann (Huber, delta=1e-3) or ls")
     cmp_.add_argument("--delta", type=float, help="Huber delta on log residuals (default: automatic, shared)")
     cmp_.add_argument("--k", type=int, default=3, help="leave out the k = 1..K largest model sizes (default 3)")
     cmp_.add_argument("--figure", help="write the comparison figure here (.png or .svg)")

@@ -111,7 +111,7 @@ def curves_frame(p=TRUTH):
 
 
 def test_envelope_recovers_exponent_roughly():
-    runs = load_runs(curves_frame())
+    runs = load_runs(curves_frame(), checkpoints="all")
     assert has_curves(runs)
     res = envelope_approach(runs, points=200, n_boot=100, seed=0)
     # 7 sizes a factor ~3.2 apart: the step function of winners gives a within a few hundredths
@@ -206,7 +206,7 @@ def test_power_law_recovers_exact_exponent(slope, icpt, m):
 def test_opt_trajectories_envelope():
     """Approach 1 on the six OPT training curves (Xia et al. 2023): the envelope is won by 125M, 1.3B,
     6.7B, 13B and 30B in turn; a = 0.546 with a wide interval (six curves, one schedule per size)."""
-    res = envelope_approach(scalefit.datasets.load("colpret_opt"), n_boot=300, seed=0)
+    res = envelope_approach(scalefit.datasets.load("colpret_opt", checkpoints="all"), n_boot=300, seed=0)
     assert res.n_curves == 6
     assert res.exponents["a"] == pytest.approx(0.546, abs=0.01)
     lo, hi = res.intervals["a"]
@@ -219,7 +219,7 @@ def test_results_are_json_safe_and_frozen():
 
     runs = load_runs(isoflop_sweep(width=1.0, noise=0.002))
     iso = isoflop_approach(runs, n_boot=50, reference=TRUTH, warn=False)
-    env = envelope_approach(load_runs(curves_frame()), n_boot=50)
+    env = envelope_approach(load_runs(curves_frame(), checkpoints="all"), n_boot=50)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cmp = compare_approaches(runs, [1e22], n_boot=50, approach2=iso)

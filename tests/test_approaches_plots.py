@@ -57,7 +57,7 @@ def test_isoflop_figure_draws_one_parabola_per_budget(comparison):
 
 
 def test_envelope_and_epochs_figures():
-    env = envelope_approach(load_runs(curves_frame()), n_boot=50)
+    env = envelope_approach(load_runs(curves_frame(), checkpoints="all"), n_boot=50)
     fig = pa.training_envelope(env)
     _units(fig)
     assert len(fig.axes[0].lines) == env.n_curves + 1

@@ -35,7 +35,7 @@ D_GRID = np.geomspace(1e9, 2e11, 6)
 
 #: a plausible parameter point for every law, by parameter name
 POINTS = {"E": 1.7, "A": 400.0, "B": 1800.0, "alpha": 0.33, "beta": 0.29, "N_c": 8.8e13, "D_c": 5.4e13,
-          "alpha_N": 0.076, "alpha_D": 0.095}
+          "alpha_N": 0.076, "alpha_D": 0.095, "R_N_star": 5.3, "R_D_star": 15.4}
 
 
 def custom_law() -> CustomLaw:
@@ -49,7 +49,7 @@ ALL_LAWS = {**{name: make for name, make in LAWS.items()}, "custom": custom_law}
 
 def design(law: Law) -> dict[str, np.ndarray]:
     n, d = (a.ravel() for a in np.meshgrid(N_GRID, D_GRID))
-    return {"N": n, "D": d, "C": 6 * n * d}
+    return {"N": n, "D": d, "C": 6 * n * d, "U": d / 4}  # U: unique tokens, repeated 4 epochs
 
 
 def point(law: Law) -> np.ndarray:

@@ -90,31 +90,43 @@ class EnvelopeResult:
         return self.envelope.copy()
 
 
-def has_curves(runs: RunTable | pd.DataFrame, curve: str = "group") -> bool:
-    """True when some curve (``curve`` column) has at least two checkpoints with different D.
+def has_curves(runs: RunTable | pd.DataFrame, curve: str | None = None) -> bool:
+    """True when some curve (``curve`` column; default the run table's ``curve`` id, else ``group``) has at
+    least two checkpoints with different D.
 
     A ``group`` column that the loader derived from model sizes is not a curve id (several final runs of
     one size are not a training curve), unless the table has a ``step`` column.
     """
     frame = runs.df if isinstance(runs, RunTable) else runs
+    curve = curve_column(frame, curve)
     if curve not in frame:
         return False
-    if isinstance(runs, RunTable) and curve == "group" and "group" in runs.provenance.get("derived", {}) \
-            and "step" not in frame:
-        return False
+    if isinstance(runs, RunTable) and "curves" in runs.provenance and not runs.is_curves:
+        return False  # the loader found no run ids and no steps: rows are final runs, not checkpoints
     return bool((frame.groupby(curve)["D"].nunique() >= 2).any())
 
 
-def envelope_approach(runs: RunTable | pd.DataFrame, *, curve: str = "group", points: int = 60,
+def curve_column(frame: pd.DataFrame, curve: str | None) -> str:
+    """The column naming a training run: ``curve`` if given, else the loader's ``curve`` id, else ``group``."""
+    if curve is not None:
+        return curve
+    return "curve" if "curve" in frame else "group"
+
+
+def envelope_approach(runs: RunTable | pd.DataFrame, *, curve: str | None = None, points: int = 60,
                       n_boot: int = 1000, level: float = 0.95, seed: int | None = 0) -> EnvelopeResult:
     """Approach 1 from checkpoint rows: envelope of loss over C = 6ND, N*(C) and power laws with intervals.
 
-    ``curve`` names the column identifying a training run (default the run table's ``group``).
+    ``curve`` names the column identifying a training run (default the run table's ``curve`` id, else its
+    ``group``). Load checkpoint tables with ``checkpoints="all"`` (``--checkpoints all``): by default the
+    loader keeps only the final checkpoint of each run, which is what a parametric fit wants.
     """
     frame = runs.df if isinstance(runs, RunTable) else pd.DataFrame(runs)
-    if not has_curves(frame, curve):
+    curve = curve_column(frame, curve)
+    if not has_curves(runs if isinstance(runs, RunTable) else frame, curve):
         raise FitError("Approach 1 needs training curves (several checkpoints per run in the "
-                       f"{curve!r} column); these data have one row per run")
+                       f"{curve!r} column); these data have one row per run (load checkpoint tables with "
+                       "checkpoints='all' to keep every checkpoint)")
     messages: list[str] = []
     curves, n_of, points_rows = [], [], []
     for cid, g in frame.groupby(curve, sort=True):
