@@ -28,7 +28,7 @@ def test_the_bundled_example_is_identified():
 
 
 def test_colpret_opt_is_not_identified_although_it_converged(mirror):
-    fit = quiet_fit(datasets.load("colpret_opt", mirror=mirror, checkpoints="all"))  # every checkpoint, as the file holds
+    fit = quiet_fit(datasets.load("colpret_opt", mirror=mirror, checkpoints="all"))  # every checkpoint
     assert fit.diagnostics["converged"]
     verdict = fit.identification
     assert not verdict.identified and "E" in verdict.parameters
