@@ -4,6 +4,7 @@ the law band does not. Also: the coverage study re-estimates the Huber delta and
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -16,7 +17,6 @@ from scalefit.coverage import (
     check_coverage,
     check_misspecified,
     curved_chinchilla,
-    simulated_problem,
     sweep_design,
 )
 
@@ -64,19 +64,22 @@ def test_misspecified_extrapolation_interval_reaches_nominal(study):
 
 
 def test_simulated_datasets_reestimate_the_huber_delta():
+    """check_coverage refits every simulated dataset through the fit's spec: an automatic delta is
+    re-estimated on that dataset (first-pass least squares, then 1.345 x MAD-sd), a given delta is kept."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = scalefit.fit(datasets.load("example_chinchilla"))
     data = {c: fit.runs.df[c].to_numpy(float) for c in fit.law.inputs}
-    problem = solver.Problem.build(fit.law, data, fit.runs.loss, fit.objective, fit.weights)
     y = np.log(fit.fitted) + np.random.default_rng(0).normal(0, 0.05, len(fit.runs))  # much noisier data
-    sim, starts = simulated_problem(problem, y, automatic=True)
+    objective, source, starts = fit.spec.choose_objective(data, np.exp(y), fit.weights)
     first = solver.solve(solver.Problem.build(fit.law, data, np.exp(y), obj.Objective("ls")))
-    log_first, _ = obj.log_predict(fit.law, first.z, sim.features)
-    assert sim.objective.delta == pytest.approx(obj.robust_delta(log_first - y), rel=1e-6)
-    assert sim.objective.delta > 3 * fit.objective.delta and starts.shape == (1, 5)
-    fixed, none = simulated_problem(problem, y, automatic=False)
-    assert fixed.objective == fit.objective and none is None
+    log_first, _ = obj.log_predict(fit.law, first.z, fit.law.features(data))
+    assert source.startswith("automatic")
+    assert objective.delta == pytest.approx(obj.robust_delta(log_first - y), rel=1e-6)
+    assert objective.delta > 3 * fit.objective.delta and starts.shape == (1, 5)
+    given = replace(fit.spec, delta=fit.objective.delta)
+    kept, how, none = given.choose_objective(data, np.exp(y), fit.weights)
+    assert kept == fit.objective and how == "given" and none is None
 
 
 def test_coverage_checks_a_new_run_interval():
