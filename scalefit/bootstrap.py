@@ -22,6 +22,7 @@ import pandas as pd
 from . import allocation, intervals, solver
 from .errors import ScalefitWarning
 from .resampling import Replicates, run_replicates, to_public
+from .solver import identify
 
 FEW_GROUPS = 8
 SCHEMES = ("cluster", "pairs", "residual")
@@ -279,8 +280,14 @@ def _warnings(problem, reps: Replicates, groups, scheme, z0, n) -> list[str]:
     k = problem.n_linear
     messages = []
     failed = int((~reps.ok).sum())
+    by_reason = reps.checks.get("failed_by_reason", {})
     if failed:
-        messages.append(f"{failed} of {n} replicates did not converge and were excluded")
+        detail = "; ".join(f"{count} {reason}" for reason, count in sorted(by_reason.items(), key=lambda kv: -kv[1]))
+        messages.append(f"{failed} of {n} replicates were excluded ({detail or 'did not converge'})")
+    unidentified = sum(c for r, c in by_reason.items() if r != identify.NOT_CONVERGED)
+    if unidentified:
+        messages.append(f"{unidentified} of {n} resamples could not identify the law; the intervals describe only "
+                        "the resamples that can, so they understate how little these groups say")
     n_groups = len(np.unique(groups))
     if scheme == "cluster" and n_groups < FEW_GROUPS:
         messages.append(f"only {n_groups} groups: cluster-bootstrap intervals are unreliable "
@@ -290,9 +297,7 @@ def _warnings(problem, reps: Replicates, groups, scheme, z0, n) -> list[str]:
                         "treats them as independent: intervals are likely too narrow; use scheme='cluster'")
     ok = reps.ok
     spread = np.std(reps.z[ok, k:], axis=0) if ok.sum() > 1 else np.zeros(reps.z.shape[1] - k)
-    if np.any(spread < 1e-8 * np.maximum(np.abs(z0[k:]), 1e-12)):
+    if ok.sum() > 1 and np.any(spread < 1e-8 * np.maximum(np.abs(z0[k:]), 1e-12)):
         messages.append("the replicate spread of an exponent is suspiciously close to zero: replicates may have "
                         "stopped at their start")
     return messages
-
-

@@ -51,15 +51,16 @@ class Objective:
         """Per-residual curvature for the Gauss-Newton system (the solver's Hessian weights).
 
         Least squares: 1. Huber: the exact second derivative (1) in the quadratic zone; outside it, where
-        the exact value is 0, a tenth of the IRLS majoriser psi(r)/r = delta/|r|. Pure IRLS (the full
+        the exact value is 0, a hundredth of the IRLS majoriser psi(r)/r = delta/|r|. Pure IRLS (the full
         majoriser) converges linearly (~100 iterations on the Chinchilla data); pure exact curvature leaves
-        the system singular when few runs sit in the quadratic zone. This mix converged in ~20 iterations
-        in our measurements; the solver's step acceptance makes any positive weight safe.
+        the system singular when few runs sit in the quadratic zone. With a tenth, 1,000 warm-started
+        bootstrap replicates of the Epoch data took 14 iterations (median; max 51), with a hundredth 10
+        (max 25); the solver's step acceptance makes any positive weight safe.
         """
         if self.kind == "ls":
             return np.ones_like(r)
         a = np.abs(r)
-        return np.where(a <= self.delta, 1.0, 0.1 * self.delta / np.maximum(a, self.delta))
+        return np.where(a <= self.delta, 1.0, 0.01 * self.delta / np.maximum(a, self.delta))
 
     def describe(self) -> str:
         return "least squares on log loss" if self.kind == "ls" else f"Huber on log loss, delta={self.delta:.6g}"
@@ -84,18 +85,24 @@ def log_predict(law: Law, z: np.ndarray, features: Mapping[str, np.ndarray]):
     k = len(law.linear_names)
     logc, theta = z[..., :k], z[..., k:]
     terms = logc[..., :, None] + law.log_basis(theta, features)
-    top = terms.max(axis=-2, keepdims=True)
+    top = terms[..., 0, :]
+    for j in range(1, k):  # K is small: a loop of maximum() beats a strided reduction over axis -2
+        top = np.maximum(top, terms[..., j, :])
     top = np.where(np.isfinite(top), top, 0.0)
-    expd = np.exp(terms - top)
-    total = expd.sum(axis=-2, keepdims=True)
-    log_pred = (np.log(total) + top)[..., 0, :]
-    return log_pred, expd / total
+    expd = np.exp(terms - top[..., None, :])
+    total = expd[..., 0, :]
+    for j in range(1, k):
+        total = total + expd[..., j, :]
+    log_pred = np.log(total) + top
+    return log_pred, expd / total[..., None, :]
 
 
 def residual_jacobian(share: np.ndarray, basis_jac: np.ndarray) -> np.ndarray:
     """d log Lhat_i / d z, shape (..., n, K + p)."""
     d_logc = np.swapaxes(share, -1, -2)
-    d_theta = np.einsum("...kn,...knp->...np", share, basis_jac)
+    d_theta = share[..., 0, :, None] * basis_jac[..., 0, :, :]
+    for j in range(1, share.shape[-2]):
+        d_theta = d_theta + share[..., j, :, None] * basis_jac[..., j, :, :]
     return np.concatenate([d_logc, d_theta], axis=-1)
 
 
