@@ -5,13 +5,15 @@ Knows laws and objectives; nothing about files, results or reports.
 1. Grid: for every cell of a grid over the nonlinear parameters theta (the exponents), the law is linear
    in its coefficients c >= 0. The best c for a relative least-squares fit, sum w (sum_k c_k X_k / L - 1)^2,
    is solved exactly for all cells at once (non-negative least squares by enumerating active sets, batched
-   normal equations), and the true objective is evaluated there.
+   normal equations accumulated over blocks of rows), and the true objective is evaluated there. Tables
+   larger than GRID_ROWS give the grid a fixed random subset of rows: it only chooses starting points.
 2. Widening: a best cell on the edge of the grid widens the grid on that side (up to the law's limits),
    so an edge value is never returned because the grid was too small.
 3. Polish: the best few cells that are not neighbours are polished together in all parameters by a
-   batched Levenberg-Marquardt on the analytic Jacobian (:func:`refine`), run to machine precision of the
-   objective (scipy's default L-BFGS-B tolerances stop early on objectives of order 1e-3: that is what
-   made the original Chinchilla intervals too narrow). A start that stalls gets L-BFGS-B with tight
+   batched Levenberg-Marquardt on the analytic Jacobian (:func:`refine`, :mod:`.lm`), run to a per-start
+   Newton-decrement test, i.e. to machine precision of the objective (scipy's default L-BFGS-B
+   tolerances stop early on objectives of order 1e-3: that made the original Chinchilla intervals too
+   narrow). A start that stalls gets L-BFGS-B with tight
    tolerances and a stationarity test. The best polished point wins; how many starts reached it is reported.
 """
 
@@ -37,6 +39,7 @@ SAME_OPTIMUM_RTOL = 1e-7
 STATIONARY_RTOL = 1e-4  # max |projected gradient| / objective value below which a stopped run is stationary
 MAX_ITER = 500
 FTOL = 1e-14
+GRID_ROWS = 4096  # above this many rows the grid (which only picks starts) sees a fixed random subset
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,18 @@ class Problem:
 
     def bounds(self) -> list[tuple[float, float]]:
         return [LOG_COEF_BOUNDS] * self.n_linear + list(self.law.nonlinear_limits)
+
+    def subset(self, rows: int) -> Problem:
+        """The problem on a fixed random subset of ``rows`` rows (itself when it has no more than that).
+
+        Deterministic (seed 0); used where only a starting point is needed (the grid), so a table of 10^5
+        rows costs the grid what 4,096 rows do, and the polish still fits every row."""
+        n = self.log_loss.shape[-1]
+        if n <= rows:
+            return self
+        idx = np.sort(np.random.default_rng(0).choice(n, size=rows, replace=False))
+        return replace(self, features={k: v[idx] for k, v in self.features.items()}, log_loss=self.log_loss[idx],
+                       weights=self.weights[idx])
 
     def reweighted(self, multiplicity: np.ndarray, log_loss: np.ndarray | None = None) -> Problem:
         """The same problem with every run's weight multiplied by ``multiplicity`` (n,) (a bootstrap draw)
@@ -217,13 +232,16 @@ def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS,
           extra_starts: np.ndarray | None = None) -> Solution:
     """Global optimum: variable-projection grid (widened at edges), then polish of the best separated cells.
 
-    ``extra_starts`` (S, P) are polished alongside the grid's cells (e.g. a first-pass optimum).
+    ``extra_starts`` (S, P) are polished alongside the grid's cells (e.g. a first-pass optimum). On tables
+    larger than GRID_ROWS the starts are polished on the grid's subset of rows and the distinct optima found
+    there on every row; ``start_values`` and ``starts_at_optimum`` then describe the subset stage.
     """
     law = problem.law
     ranges = tuple(law.grid_range)
     limits = law.nonlinear_limits
+    on_grid = problem.subset(GRID_ROWS)
     for _ in range(MAX_WIDENINGS + 1):
-        axes, z_grid, values = grid_search(problem, ranges, points)
+        axes, z_grid, values = grid_search(on_grid, ranges, points)
         shape = tuple(len(a) for a in axes)
         best = np.unravel_index(int(np.argmin(values)), shape)
         new_ranges, widened = [], False
@@ -238,7 +256,14 @@ def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS,
     edge = tuple(bool(best[j] in (0, shape[j] - 1)) for j in range(len(shape)))
     starts = separated_best(values, shape, n_polish)
     z_starts = z_grid[starts] if extra_starts is None else np.vstack([z_grid[starts], extra_starts])
-    batch = refine(problem, z_starts, same_problem=True)
+    batch = refine(on_grid, z_starts, same_problem=True)
+    start_values = np.sort(batch.value)
+    reached = int(np.sum(start_values <= start_values[0] * (1 + SAME_OPTIMUM_RTOL) + 1e-300))
+    if on_grid is not problem:  # starts were polished on the subset: polish its distinct optima on every row
+        order = np.argsort(batch.value)
+        distinct = [i for j, i in enumerate(order)
+                    if j == 0 or batch.value[i] > batch.value[order[j - 1]] * (1 + SAME_OPTIMUM_RTOL)]
+        batch = refine(problem, batch.z[distinct], same_problem=True)
     best = int(np.argmin(batch.value))
     z_best, best_value = batch.z[best], float(batch.value[best])
     converged, message, n_iter = bool(batch.converged[best]), "Levenberg-Marquardt converged", \
@@ -248,9 +273,9 @@ def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS,
         if v_alt < best_value:
             z_best, best_value = z_alt, v_alt
         message = "L-BFGS-B fallback after Levenberg-Marquardt stalled"
-    start_values = np.sort(batch.value)
+    if on_grid is problem:
+        reached = int(np.sum(start_values <= best_value * (1 + SAME_OPTIMUM_RTOL) + 1e-300))
     why = str(identify.reasons(law, problem.features, z_best, problem.weights[None, :])[0])
-    reached = int(np.sum(start_values <= best_value * (1 + SAME_OPTIMUM_RTOL) + 1e-300))
     return Solution(z=z_best, value=best_value, grad=final_gradient(problem, z_best), converged=converged,
                     message=message, n_iter=n_iter, n_evaluations=int(batch.n_iter.sum()), starts=len(z_starts),
                     starts_at_optimum=reached, start_values=start_values, grid_range=ranges, grid_edge=edge,

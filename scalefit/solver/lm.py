@@ -24,7 +24,9 @@ from .linalg import row_blocks, safe_solve, take_rows
 CONVERGED_RTOL = 1e-13  # Newton decrement / objective below which a row has converged
 STALL_RTOL = 1e-9  # a row where no step helps any more (damping at its ceiling) with a decrement below this: converged
 LAMBDA_MAX = 1e10
-LAMBDA_START = 1e-8  # on the unit-diagonal system; 1e-3 cost least squares 9 iterations instead of 5
+GOOD_SHRINK = 0.1  # damping factor after a step the quadratic model predicted well (ratio > 0.75)
+LAMBDA_START = {"ls": 1e-8, "huber": 1e-4}  # on the unit-diagonal system; measured on 1,000 warm-started Epoch
+# replicates: least squares 5.5 mean iterations at 1e-8 (7.0 at 1e-4, 9 at 1e-3); Huber 8.5 at 1e-4 (11.3 at 1e-8)
 LM_BLOCK = 1 << 19  # elements (rows x replicates) per block of the derivative passes
 TINY = 1e-300
 ROUNDING_FLOOR = 1e-20  # objective per unit weight treated as zero (log residuals at rounding level)
@@ -108,7 +110,7 @@ def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter:
     bjac = constant_basis_jacobian(law, z[0, problem.n_linear:], feats) if batch else None
     f, g, h = derivatives(law, objective, z, feats, y_all, w_all, bjac)
     floor = ROUNDING_FLOOR * np.abs(w_all).sum(axis=1)
-    lam = np.full(batch, LAMBDA_START)
+    lam = np.full(batch, LAMBDA_START.get(objective.kind, 1e-4))
     nu = np.full(batch, 2.0)
     done = ~np.isfinite(f)
     converged = np.zeros(batch, dtype=bool)
@@ -141,7 +143,8 @@ def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter:
         f[act] = np.where(better, f_t, fa)
         g[act] = np.where(better[:, None], g_t, ga)
         h[act] = np.where(better[:, None, None], h_t, ha)
-        shrink = np.maximum(1.0 / 3.0, 1.0 - (2.0 * np.clip(ratio, 0.0, 1.0) - 1.0) ** 3)
+        nielsen = np.maximum(1.0 / 3.0, 1.0 - (2.0 * np.clip(ratio, 0.0, 1.0) - 1.0) ** 3)
+        shrink = np.where(ratio > 0.75, GOOD_SHRINK, nielsen)
         lam[act] = np.where(better, np.maximum(lam[act] * shrink, 1e-12), lam[act] * nu[act])
         nu[act] = np.where(better, 2.0, nu[act] * 2.0)
         n_iter[act] += 1
