@@ -62,6 +62,16 @@ class Objective:
         a = np.abs(r)
         return np.where(a <= self.delta, 1.0, 0.01 * self.delta / np.maximum(a, self.delta))
 
+    def parts(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rho(r), psi(r), curvature(r)) in one pass over r (what every solver iteration needs)."""
+        if self.kind == "ls":
+            return 0.5 * r * r, r, np.ones_like(r)
+        a = np.abs(r)
+        inside = a <= self.delta
+        rho = np.where(inside, 0.5 * r * r, self.delta * (a - 0.5 * self.delta))
+        curvature = np.where(inside, 1.0, 0.01 * self.delta / np.maximum(a, self.delta))
+        return rho, np.clip(r, -self.delta, self.delta), curvature
+
     def describe(self) -> str:
         return "least squares on log loss" if self.kind == "ls" else f"Huber on log loss, delta={self.delta:.6g}"
 

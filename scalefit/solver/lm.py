@@ -80,9 +80,10 @@ def derivatives(law, objective: obj.Objective, z: np.ndarray, features, log_loss
             jac[:, :, k:] = d_theta
         r = log_pred - log_loss[:, rows]
         w = weights[:, rows]
-        value += np.sum(w * objective.rho(r), axis=-1)
-        grad += ((w * objective.psi(r))[:, None, :] @ jac)[:, 0, :]
-        hess += (np.swapaxes(jac, 1, 2) * (w * objective.curvature(r))[:, None, :]) @ jac
+        rho, psi, curvature = objective.parts(r)
+        value += np.sum(w * rho, axis=-1)
+        grad += ((w * psi)[:, None, :] @ jac)[:, 0, :]
+        hess += (np.swapaxes(jac, 1, 2) * (w * curvature)[:, None, :]) @ jac
     return value, grad, hess
 
 
