@@ -65,25 +65,29 @@ def derivatives(law, objective: obj.Objective, z: np.ndarray, features, log_loss
     grad = np.zeros((batch, n_par))
     hess = np.zeros((batch, n_par, n_par))
     live = None if basis_jac is None else [j for j in range(k) if np.any(basis_jac[j])]
+    bjt = None if basis_jac is None else np.moveaxis(basis_jac, -1, -2)  # (K, p, n)
     for rows in row_blocks(batch * k * max(n_par - k, 1), n, LM_BLOCK):
         feats = take_rows(features, rows)
         log_pred, share = obj.log_predict(law, z, feats)
-        jac = np.empty((batch, share.shape[-1], n_par))
-        jac[:, :, :k] = np.swapaxes(share, 1, 2)
-        if basis_jac is None:
-            jac[:, :, k:] = obj.residual_jacobian(share, law.log_basis_jacobian(z[:, k:], feats))[:, :, k:]
+        # the Jacobian transposed, (B, P, m): rows of parameters, contiguous along the data rows
+        jac_t = np.empty((batch, n_par, share.shape[-1]))
+        jac_t[:, :k, :] = share
+        if bjt is None:
+            jac = obj.residual_jacobian(share, law.log_basis_jacobian(z[:, k:], feats))
+            jac_t[:, k:, :] = np.swapaxes(jac[:, :, k:], 1, 2)
+        elif not live:
+            jac_t[:, k:, :] = 0.0
         else:
-            bj = basis_jac[:, rows, :]
-            d_theta = np.zeros((batch, share.shape[-1], n_par - k))
-            for j in live:
-                d_theta += share[:, j, :, None] * bj[j]
-            jac[:, :, k:] = d_theta
+            block = bjt[:, :, rows]
+            jac_t[:, k:, :] = share[:, live[0], None, :] * block[live[0]]
+            for j in live[1:]:
+                jac_t[:, k:, :] += share[:, j, None, :] * block[j]
         r = log_pred - log_loss[:, rows]
         w = weights[:, rows]
         rho, psi, curvature = objective.parts(r)
         value += np.sum(w * rho, axis=-1)
-        grad += ((w * psi)[:, None, :] @ jac)[:, 0, :]
-        hess += (np.swapaxes(jac, 1, 2) * (w * curvature)[:, None, :]) @ jac
+        grad += (jac_t @ (w * psi)[:, :, None])[:, :, 0]
+        hess += (jac_t * (w * curvature)[:, None, :]) @ np.swapaxes(jac_t, 1, 2)
     return value, grad, hess
 
 

@@ -41,6 +41,8 @@ def nnls_from_normal(gram: np.ndarray, rhs: np.ndarray, total: np.ndarray) -> tu
                 solved = diag > 0
                 with np.errstate(all="ignore"):
                     sol = np.where(solved, sub_rhs[..., 0] / np.where(solved, diag, 1.0), 0.0)[..., None]
+            elif size in (2, 3):
+                sol, solved = _cramer(gram[..., idx[:, None], idx[None, :]], sub_rhs)
             else:
                 sol, solved = safe_solve(gram[..., idx[:, None], idx[None, :]], sub_rhs)
             rss = np.asarray(total) - np.einsum("...k,...k->...", sol, sub_rhs)
@@ -50,6 +52,39 @@ def nnls_from_normal(gram: np.ndarray, rhs: np.ndarray, total: np.ndarray) -> tu
             full[..., idx] = sol
             best_c = np.where(ok[..., None], full, best_c)
     return best_c, best_rss
+
+
+SINGULAR_RTOL = 1e-14  # |det| / product of the diagonal (rounding level) below which a Gram block is singular
+
+
+def _cramer(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Closed-form solve of symmetric positive semi-definite 2x2 or 3x3 systems a (..., q, q), b (..., q).
+
+    Tens of thousands of tiny systems (cells x replicates) cost a few array operations instead of one
+    LAPACK call each. ``ok`` is False where the matrix is singular relative to its diagonal.
+    """
+    q = a.shape[-1]
+    scale = np.prod(np.einsum("...ii->...i", a), axis=-1)
+    with np.errstate(all="ignore"):
+        if q == 2:
+            a00, a01, a11 = a[..., 0, 0], a[..., 0, 1], a[..., 1, 1]
+            det = a00 * a11 - a01 * a01
+            x = np.stack([(a11 * b[..., 0] - a01 * b[..., 1]), (a00 * b[..., 1] - a01 * b[..., 0])], axis=-1)
+        else:
+            c00 = a[..., 1, 1] * a[..., 2, 2] - a[..., 1, 2] * a[..., 2, 1]
+            c01 = a[..., 0, 2] * a[..., 2, 1] - a[..., 0, 1] * a[..., 2, 2]
+            c02 = a[..., 0, 1] * a[..., 1, 2] - a[..., 0, 2] * a[..., 1, 1]
+            c11 = a[..., 0, 0] * a[..., 2, 2] - a[..., 0, 2] * a[..., 2, 0]
+            c12 = a[..., 0, 2] * a[..., 1, 0] - a[..., 0, 0] * a[..., 1, 2]
+            c22 = a[..., 0, 0] * a[..., 1, 1] - a[..., 0, 1] * a[..., 1, 0]
+            det = a[..., 0, 0] * c00 + a[..., 0, 1] * c01 + a[..., 0, 2] * c02
+            x = np.stack([c00 * b[..., 0] + c01 * b[..., 1] + c02 * b[..., 2],
+                          c01 * b[..., 0] + c11 * b[..., 1] + c12 * b[..., 2],
+                          c02 * b[..., 0] + c12 * b[..., 1] + c22 * b[..., 2]], axis=-1)
+        ok = np.isfinite(det) & (np.abs(det) > SINGULAR_RTOL * np.abs(scale)) & (scale > 0)
+        x = x / np.where(ok, det, 1.0)[..., None]
+    ok &= np.isfinite(x).all(axis=-1)
+    return np.where(ok[..., None], x, 0.0), ok
 
 
 def cell_statistics(problem, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
