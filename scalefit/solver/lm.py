@@ -91,15 +91,33 @@ def derivatives(law, objective: obj.Objective, z: np.ndarray, features, log_loss
     return value, grad, hess
 
 
+def shared_start_derivatives(law, objective: obj.Objective, z0: np.ndarray, features, log_loss: np.ndarray,
+                             weights: np.ndarray):
+    """:func:`derivatives` for B weight rows (B, n) at one shared point z0 (P,): every quantity is linear in
+    the weights, so one matrix product of the weights with per-row terms replaces a (B, n, P) pass
+    (the first iteration of a warm-started bootstrap)."""
+    k = len(law.linear_names)
+    log_pred, share = obj.log_predict(law, z0, features)
+    jac = obj.residual_jacobian(share, law.log_basis_jacobian(z0[k:], features))  # (n, P)
+    rho, psi, curvature = objective.parts(log_pred - log_loss)
+    p = jac.shape[1]
+    per_row = np.concatenate([rho[:, None], psi[:, None] * jac,
+                              (curvature[:, None, None] * jac[:, :, None] * jac[:, None, :]).reshape(-1, p * p)],
+                             axis=1)
+    stats = weights @ per_row
+    return stats[:, 0], stats[:, 1:1 + p], stats[:, 1 + p:].reshape(-1, p, p)
+
+
 def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter: int = 500,
            same_problem: bool = False, log_loss: np.ndarray | None = None,
-           same_optimum_rtol: float = 1e-7) -> BatchResult:
+           same_optimum_rtol: float = 1e-7, rtol: float = CONVERGED_RTOL) -> BatchResult:
     """Levenberg-Marquardt from the starts z0 (B, P) to a per-row convergence test.
 
     ``weights`` (B, n) are per-row observation weights (bootstrap multiplicities times base weights);
     default: the problem's. ``log_loss`` (B, n) are per-row observed log losses; default: the problem's.
     ``same_problem=True`` says the rows are starts of one problem: a row whose objective is within
     ``same_optimum_rtol`` of a converged row's has reached that optimum and retires as converged.
+    ``rtol``: a row has converged when its Newton decrement is below rtol x its objective.
     Damping follows Nielsen's rule (shrink by the model's agreement ratio, grow geometrically on failure);
     a row whose damping passes LAMBDA_MAX has stalled and is converged only if its decrement is tiny.
     """
@@ -113,7 +131,10 @@ def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter:
     w_all = np.broadcast_to(problem.weights if weights is None else weights, (batch, n_obs))
     y_all = np.broadcast_to(problem.log_loss if log_loss is None else log_loss, (batch, n_obs))
     bjac = constant_basis_jacobian(law, z[0, problem.n_linear:], feats) if batch else None
-    f, g, h = derivatives(law, objective, z, feats, y_all, w_all, bjac)
+    if batch > 1 and log_loss is None and weights is not None and np.all(z == z[0]):
+        f, g, h = shared_start_derivatives(law, objective, z[0], feats, problem.log_loss, w_all)
+    else:
+        f, g, h = derivatives(law, objective, z, feats, y_all, w_all, bjac)
     floor = ROUNDING_FLOOR * np.abs(w_all).sum(axis=1)
     lam = np.full(batch, LAMBDA_START.get(objective.kind, 1e-4))
     nu = np.full(batch, 2.0)
@@ -129,7 +150,7 @@ def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter:
         scaled_h, scaled_g, scale = _scaled_system(za, ga, ha, lo, hi)
         decrement = _decrement(scaled_h, scaled_g, eye)
         fscale = np.maximum(np.abs(fa), floor[act])
-        finished = decrement <= CONVERGED_RTOL * fscale
+        finished = decrement <= rtol * fscale
         converged[act[finished]] = True
         done[act[finished]] = True
         keep = ~finished
