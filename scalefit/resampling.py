@@ -111,9 +111,11 @@ def run_replicates(problem: solver.Problem, z0: np.ndarray, groups: np.ndarray, 
     """
     weights = resample_weights(groups, n, scheme, rng)
     log_loss = resample_log_losses(problem, z0, n, rng) if scheme == "residual" else None
+    codes = np.unique(groups, return_inverse=True)[1].ravel() if scheme == "cluster" else np.arange(len(groups))
     if log_loss is None:  # identical draws are identical problems: fit each distinct one once
-        weights, inverse = np.unique(weights, axis=0, return_inverse=True)
-        inverse = np.asarray(inverse).ravel()
+        first = np.unique(codes, return_index=True)[1]
+        _, keep, inverse = np.unique(weights[:, first], axis=0, return_index=True, return_inverse=True)
+        weights, inverse = weights[keep], np.asarray(inverse).ravel()
     else:
         inverse = np.arange(n)
     m = len(weights)
@@ -130,7 +132,7 @@ def run_replicates(problem: solver.Problem, z0: np.ndarray, groups: np.ndarray, 
         z[c], ok[c], values[c] = res.z, res.converged, res.value
     rescued = _rescue_stalled(problem, z, ok, weights, log_loss, rows)
     if verify and log_loss is None:
-        checks = _global_check(problem, z, ok, full_w, values)
+        checks = _global_check(problem, z, ok, full_w, values, codes)
     elif verify:
         checks = _verify_sample(problem, z, ok, weights, log_loss, rng, verify)
     else:
@@ -198,7 +200,7 @@ def _refine_chunk(problem: solver.Problem, z0: np.ndarray, weights: np.ndarray,
                      same_optimum_rtol=solver.SAME_OPTIMUM_RTOL, rtol=REPLICATE_RTOL)
 
 
-def _global_check(problem, z, ok, full_w, values, points: int = CHECK_POINTS) -> dict[str, Any]:
+def _global_check(problem, z, ok, full_w, values, codes=None, points: int = CHECK_POINTS) -> dict[str, Any]:
     """Coarse VarPro grid for every converged replicate at once; polish best cells far from the optimum.
 
     The grid spans the law's search range widened to hold every replicate's exponents. A replicate whose
@@ -220,7 +222,7 @@ def _global_check(problem, z, ok, full_w, values, points: int = CHECK_POINTS) ->
     cand_rows, cand_z = [], []
     for start in range(0, rows.size, CHUNK):
         chunk = rows[start:start + CHUNK]
-        gram, rhs, total = varpro.batched_cell_statistics(problem, theta, full_w[chunk])
+        gram, rhs, total = varpro.batched_cell_statistics(problem, theta, full_w[chunk], codes)
         coef, rss = varpro.nnls_from_normal(gram, rhs, total[:, None])
         best = np.argmin(np.where(np.isfinite(rss), rss, np.inf), axis=1)
         best_idx = np.stack(np.unravel_index(best, shape), axis=1)

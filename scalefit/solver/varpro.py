@@ -139,16 +139,21 @@ def column_groups(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return weights[:, first], np.asarray(codes).ravel()
 
 
-def batched_cell_statistics(problem, theta: np.ndarray, weights: np.ndarray):
+def batched_cell_statistics(problem, theta: np.ndarray, weights: np.ndarray, codes: np.ndarray | None = None):
     """Normal equations of every cell for every replicate: gram (B, G, K, K), rhs (B, G, K), total (B,).
 
-    ``weights`` (B, n) are full row weights. Per-row products are summed within groups of identical
+    ``weights`` (B, n) are full row weights; ``codes`` (n,), when given, label rows whose weight columns
+    are identical (otherwise found by :func:`column_groups`). Per-row products are summed within groups of identical
     weight columns and then multiplied by the compact weights: cost (U x G K^2) per block of rows.
     """
     law, n = problem.law, problem.log_loss.shape[-1]
     k = len(law.linear_names)
     g = theta.shape[0]
-    compact, codes = column_groups(weights)
+    if codes is None:
+        compact, codes = column_groups(weights)
+    else:  # known groups of identical columns (the cluster scheme's groups)
+        _, first, codes = np.unique(codes, return_index=True, return_inverse=True)
+        compact = weights[:, first]
     n_codes = compact.shape[1]
     order = np.argsort(codes, kind="stable")
     products = np.zeros((n_codes, g, k * k + k))
