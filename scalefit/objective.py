@@ -98,13 +98,15 @@ def log_predict(law: Law, z: np.ndarray, features: Mapping[str, np.ndarray]):
     top = terms[..., 0, :]
     for j in range(1, k):  # K is small: a loop of maximum() beats a strided reduction over axis -2
         top = np.maximum(top, terms[..., j, :])
-    top = np.where(np.isfinite(top), top, 0.0)
+    if not np.isfinite(top).all():
+        top = np.where(np.isfinite(top), top, 0.0)
     expd = np.exp(terms - top[..., None, :])
     total = expd[..., 0, :]
     for j in range(1, k):
         total = total + expd[..., j, :]
     log_pred = np.log(total) + top
-    return log_pred, expd / total[..., None, :]
+    expd *= (1.0 / total)[..., None, :]
+    return log_pred, expd
 
 
 def residual_jacobian(share: np.ndarray, basis_jac: np.ndarray) -> np.ndarray:
