@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import allocation, intervals, solver
-from .errors import ScalefitWarning
+from .errors import FitError, ScalefitWarning
 from .resampling import Replicates, run_replicates, to_public
 from .solver import identify
 
@@ -266,6 +266,10 @@ def bootstrap(fit, n: int = 1000, scheme: str | None = None, level: float = 0.95
     problem = solver.Problem.build(fit.law, data, runs.loss, fit.objective, fit.weights)
     show = sys.stderr.isatty() if progress is None else progress
     reps = run_replicates(problem, fit.solution.z, groups, int(n), scheme, rng, n_jobs, show)
+    if int(reps.ok.sum()) < 2:
+        why = "; ".join(f"{c} {r}" for r, c in reps.checks.get("failed_by_reason", {}).items())
+        raise FitError(f"only {int(reps.ok.sum())} of {n} bootstrap replicates could be fitted ({why}): these data "
+                       "cannot support bootstrap intervals")
     public = to_public(problem, reps.z)
     jack = None if reps.jackknife is None else to_public(problem, reps.jackknife)
     messages = _warnings(problem, reps, groups, scheme, fit.solution.z, n)

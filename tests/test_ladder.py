@@ -98,3 +98,13 @@ def test_issue_16_loop_seeds_0_to_19_both_objectives():
         for objective in ("hoffmann", "ls"):
             fit = quiet_fit(ladder(seed), objective)
             check_bootstrap(fit, n=1000)
+
+
+def test_bootstrap_of_one_model_size_is_one_clear_error():
+    d = SIZES[0] * np.geomspace(2, 200, 12)
+    loss = (1.4461 + 18.4967 / SIZES[0] ** 0.1455 + 39.4846 / d ** 0.1657) * np.exp(
+        np.random.default_rng(0).normal(0, 0.006, d.size))
+    fit = quiet_fit(pd.DataFrame({"N": SIZES[0], "D": d, "loss": loss}), "ls")
+    assert fit.solution.degenerate == ("only one value of N",)
+    with pytest.raises(scalefit.FitError, match=r"0 of 50 bootstrap replicates.*only one value of N"):
+        fit.bootstrap(n=50, seed=0)
