@@ -79,6 +79,7 @@ def jacobian_rank_deficient(law, features, z0: np.ndarray, weights: np.ndarray) 
     """(B,) True where the weighted Gram matrix of d log Lhat / d z at z0 has an unseen direction."""
     weights = np.atleast_2d(weights)
     k = len(law.linear_names)
+    z0 = _revive_dead_terms(law, features, z0)
     _, share = obj.log_predict(law, z0, features)
     jac = obj.residual_jacobian(share, law.log_basis_jacobian(z0[k:], features))  # (n, P)
     p = jac.shape[1]
@@ -94,6 +95,27 @@ def jacobian_rank_deficient(law, features, z0: np.ndarray, weights: np.ndarray) 
     if finite.any():
         eig[finite] = np.linalg.eigvalsh(corr[finite])[:, 0]
     return eig < RANK_RTOL
+
+
+REVIVED_SHARE = 0.01
+
+
+def _revive_dead_terms(law, features, z0: np.ndarray) -> np.ndarray:
+    """z0 with every negligible term raised to ~1% of the median prediction.
+
+    At a point where a coefficient sits at its floor (E = 0, say) that term's Jacobian column is zero and the
+    rank test would only judge the reduced law; replicates move off the boundary, so the full law is tested.
+    """
+    k = len(law.linear_names)
+    log_pred, share = obj.log_predict(law, z0, features)
+    dead = np.flatnonzero(share.max(axis=-1) < NEGLIGIBLE_SHARE)
+    if dead.size == 0:
+        return z0
+    z = np.array(z0, dtype=float, copy=True)
+    basis = law.log_basis(z0[k:], features)  # (K, n)
+    for j in dead:
+        z[j] = np.log(REVIVED_SHARE) + float(np.median(log_pred - basis[j]))
+    return z
 
 
 def reasons(law, features, z0: np.ndarray, weights: np.ndarray) -> np.ndarray:
