@@ -1,8 +1,9 @@
 """Time and peak memory of one fit at 1e2..1e5 rows and of a 1,000-replicate bootstrap at 1e4 rows.
 
 Each measurement runs in its own subprocess (BLAS pinned to one thread before numpy is imported) so peak
-memory is that run's alone: ``tracemalloc`` peak of the call (numpy reports its buffers to tracemalloc) and
-the process's peak resident set (``ru_maxrss``) minus the resident set before the call. Synthetic Chinchilla
+memory is that run's alone: the call is timed once plainly (peak resident set ``ru_maxrss`` before and after),
+then repeated under ``tracemalloc`` for the peak of numpy's buffers (tracemalloc slows allocation, so that
+run is not timed). The fit is ``scalefit.fit(DataFrame)``: validation of the table (load) included. Synthetic Chinchilla
 data: 40 model sizes, token counts spread over two decades per size, 1% log-normal noise.
 Targets (issue 13): one fit on 100,000 rows < 2 s and < 500 MB; 1,000 replicates on 10,000 rows < 15 s.
 
@@ -39,18 +40,20 @@ table = pd.DataFrame({"N": n, "D": d, "loss": loss})
 warnings.simplefilter("ignore")
 scalefit.fit(table.iloc[:200])  # imports and caches, outside the measurement
 fit = scalefit.fit(table) if what == "boot" else None
+def call():
+    if what == "fit":
+        result = scalefit.fit(table)
+        return bool(result.diagnostics["converged"])
+    return fit.bootstrap(n=n_boot, seed=0).failed == 0
+
 rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-tracemalloc.start()
 start = time.perf_counter()
-if what == "fit":
-    result = scalefit.fit(table)
-    ok = bool(result.diagnostics["converged"])
-else:
-    result = fit.bootstrap(n=n_boot, seed=0)
-    ok = result.failed == 0
+ok = call()  # timed without tracemalloc (it slows every allocation)
 seconds = time.perf_counter() - start
-_, peak = tracemalloc.get_traced_memory()
 rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tracemalloc.start()
+call()
+_, peak = tracemalloc.get_traced_memory()
 print(json.dumps({"seconds": seconds, "traced_mb": peak / 2**20, "rss_growth_mb": (rss1 - rss0) / 1024,
                   "rss_peak_mb": rss1 / 1024, "ok": ok}))
 """
