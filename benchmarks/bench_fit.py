@@ -13,16 +13,21 @@ scales the time; the full grid is the default)
 
 from __future__ import annotations
 
-import argparse
-import time
+import os
 
-import numpy as np
-from scipy.optimize import minimize
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # before numpy is imported
+    os.environ[_var] = "1"
 
-import scalefit
-from scalefit import datasets, solver
-from scalefit import objective as obj
-from scalefit.laws import Chinchilla
+import argparse  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+from scipy.optimize import minimize  # noqa: E402
+
+import scalefit  # noqa: E402
+from scalefit import datasets, solver  # noqa: E402
+from scalefit import objective as obj  # noqa: E402
+from scalefit.laws import Chinchilla  # noqa: E402
 
 
 def main() -> None:
@@ -31,6 +36,7 @@ def main() -> None:
     parser.add_argument("--starts", type=int, default=4500)
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()} (BLAS pinned to 1 thread)")
     runs = datasets.load("chinchilla_epoch", mirror=args.mirror, drop_highest_loss=5)
     problem = solver.Problem.build(Chinchilla(), {"N": runs.N, "D": runs.D}, runs.loss,
                                    obj.Objective("huber", 1e-3))
@@ -72,6 +78,7 @@ def main() -> None:
     print(f"speed-up vs tight-tolerance grid  : {t_tight / t_ours:8.0f}x")
     print(f"objective gap to the best found (relative): scalefit {(ours.solution.value - best) / best:.2e}, "
           f"default grid {(default_best - best) / best:.2e}, tight grid {(tight.value - best) / best:.2e}")
+    print(f"load average at end: {os.getloadavg()}")
 
 
 if __name__ == "__main__":

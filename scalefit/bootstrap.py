@@ -23,6 +23,7 @@ from . import allocation, intervals
 from .errors import FitError, ScalefitWarning
 from .laws import ComputeOptimal
 from .resampling import Replicates
+from .solver import identify
 
 FEW_GROUPS = 8
 SCHEMES = ("cluster", "pairs", "residual")
@@ -297,6 +298,10 @@ def bootstrap(fit, n: int = 1000, scheme: str | None = None, level: float = 0.95
     problem = engine.problem(fit.data, runs.loss, fit.objective, fit.weights)
     show = sys.stderr.isatty() if progress is None else progress
     reps = engine.replicates(problem, fit.solution.z, groups, int(n), scheme, rng, n_jobs, show)
+    if int(reps.ok.sum()) < 2:
+        why = "; ".join(f"{c} {r}" for r, c in reps.checks.get("failed_by_reason", {}).items())
+        raise FitError(f"only {int(reps.ok.sum())} of {n} bootstrap replicates could be fitted ({why}): these data "
+                       "cannot support bootstrap intervals")
     public = engine.public(problem, reps.z)
     jack = None if reps.jackknife is None else engine.public(problem, reps.jackknife)
     messages = _warnings(engine.nonlinear_columns(problem), reps, groups, scheme, fit.solution.z, n)
@@ -310,8 +315,14 @@ def bootstrap(fit, n: int = 1000, scheme: str | None = None, level: float = 0.95
 def _warnings(nonlinear, reps: Replicates, groups, scheme, z0, n) -> list[str]:
     messages = []
     failed = int((~reps.ok).sum())
+    by_reason = reps.checks.get("failed_by_reason", {})
     if failed:
-        messages.append(f"{failed} of {n} replicates did not converge and were excluded")
+        detail = "; ".join(f"{count} {reason}" for reason, count in sorted(by_reason.items(), key=lambda kv: -kv[1]))
+        messages.append(f"{failed} of {n} replicates were excluded ({detail or 'did not converge'})")
+    unidentified = sum(c for r, c in by_reason.items() if r != identify.NOT_CONVERGED)
+    if unidentified:
+        messages.append(f"{unidentified} of {n} resamples could not identify the law; the intervals describe only "
+                        "the resamples that can, so they understate how little these groups say")
     n_groups = len(np.unique(groups))
     if scheme == "cluster" and n_groups < FEW_GROUPS:
         messages.append(f"only {n_groups} groups: cluster-bootstrap intervals are unreliable "
@@ -322,9 +333,7 @@ def _warnings(nonlinear, reps: Replicates, groups, scheme, z0, n) -> list[str]:
     ok = reps.ok
     cols = np.arange(reps.z.shape[1])[nonlinear]
     spread = np.std(reps.z[ok][:, cols], axis=0) if ok.sum() > 1 else np.zeros(cols.size)
-    if np.any(spread < 1e-8 * np.maximum(np.abs(z0[cols]), 1e-12)):
+    if ok.sum() > 1 and np.any(spread < 1e-8 * np.maximum(np.abs(z0[cols]), 1e-12)):
         messages.append("the replicate spread of an exponent is suspiciously close to zero: replicates may have "
                         "stopped at their start")
     return messages
-
-

@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from . import general_solver, resampling, solver
 from . import objective as obj
+from . import resampling, solver
 from .laws.base import Law
 from .laws.separable import ReducedSeparable, solver_view
+from .solver import general as general_solver
 
 NEGLIGIBLE_SHARE = 1e-4  # a term contributing less than this fraction of every prediction is "absent"
 
@@ -89,7 +90,7 @@ class VarproEngine:
 
 
 class GeneralEngine:
-    """Any law: multi-start grid + gradient polish (:mod:`scalefit.general_solver`)."""
+    """Any law: multi-start grid + gradient polish (:mod:`scalefit.solver.general`)."""
 
     kind = "general"
 

@@ -235,7 +235,8 @@ class Fit:
                          "n_iter": self.solution.n_iter, "n_evaluations": self.solution.n_evaluations,
                          "starts": self.solution.starts, "starts_at_optimum": self.solution.starts_at_optimum,
                          "start_values": self.solution.start_values, "grid_range": self.solution.grid_range,
-                         "grid_edge": self.solution.grid_edge, "at_bounds": self.solution.at_bounds},
+                         "grid_edge": self.solution.grid_edge, "at_bounds": self.solution.at_bounds,
+                         "degenerate": list(getattr(self.solution, "degenerate", ()))},
         })
 
     @classmethod
@@ -248,7 +249,8 @@ class Fit:
             n_evaluations=int(sol["n_evaluations"]), starts=int(sol["starts"]),
             starts_at_optimum=int(sol["starts_at_optimum"]), start_values=np.asarray(sol["start_values"], dtype=float),
             grid_range=tuple(tuple(float(v) for v in r) for r in sol["grid_range"]),
-            grid_edge=tuple(bool(v) for v in sol["grid_edge"]), at_bounds=tuple(sol["at_bounds"]))
+            grid_edge=tuple(bool(v) for v in sol["grid_edge"]), at_bounds=tuple(sol["at_bounds"]),
+            degenerate=tuple(sol.get("degenerate", ())))
         objective = record["objective"]
         the_objective = obj.Objective("ls") if objective["kind"] == "ls" else \
             obj.Objective("huber", float(objective["delta"]))
@@ -459,12 +461,14 @@ def _diagnose(engine, problem, solution: solver.Solution, law: Law) -> tuple[dic
         "grid_names": list(grid_names),
         "grid_range": [list(r) for r in solution.grid_range], "grid_edge": list(solution.grid_edge),
         "at_bounds": list(solution.at_bounds), "negligible_terms": absent,
+        "degenerate": list(getattr(solution, "degenerate", ())),
         "condition_number": cond,
         "correlations": {a: {b: float(corr[i, j]) for j, b in enumerate(names)} for i, a in enumerate(names)},
         "internal_parametrisation": internal,
         "free_parameters": list(law.free_names),
         "n_runs": int(problem.log_loss.size),
     }
+    messages += [f"the design cannot identify the law: {why}" for why in getattr(solution, "degenerate", ())]
     return diagnostics, messages
 
 

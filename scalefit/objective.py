@@ -21,6 +21,7 @@ from .laws.base import Law
 HOFFMANN_DELTA = 1e-3
 MAD_TO_SIGMA = 1.4826  # MAD of a normal sample x this = its standard deviation
 HUBER_EFFICIENCY = 1.345  # delta / sigma giving 95% efficiency under normal errors
+SOLVER_MAJORISER_FRACTION = 0.01  # Huber curvature outside the quadratic zone, x delta/|r| (see Objective.parts)
 MIN_AUTO_DELTA = 1e-6  # 1 ppm of the loss: finer than any loss measurement; keeps noise-free data well posed
 
 
@@ -48,18 +49,33 @@ class Objective:
         return r if self.kind == "ls" else np.clip(r, -self.delta, self.delta)
 
     def curvature(self, r: np.ndarray) -> np.ndarray:
-        """Per-residual curvature for the Gauss-Newton system (the solver's Hessian weights).
+        """Per-residual curvature of a Gauss-Newton matrix (used by the fit's diagnostics).
 
         Least squares: 1. Huber: the exact second derivative (1) in the quadratic zone; outside it, where
         the exact value is 0, a tenth of the IRLS majoriser psi(r)/r = delta/|r|. Pure IRLS (the full
-        majoriser) converges linearly (~100 iterations on the Chinchilla data); pure exact curvature leaves
-        the system singular when few runs sit in the quadratic zone. This mix converged in ~20 iterations
-        in our measurements; the solver's step acceptance makes any positive weight safe.
+        majoriser) converges linearly; pure exact curvature leaves the system singular when few runs sit
+        in the quadratic zone. The solver uses a hundredth instead (:meth:`parts`).
         """
         if self.kind == "ls":
             return np.ones_like(r)
         a = np.abs(r)
         return np.where(a <= self.delta, 1.0, 0.1 * self.delta / np.maximum(a, self.delta))
+
+    def parts(self, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rho(r), psi(r), solver curvature) in one pass over r: what every solver iteration needs.
+
+        The solver's Huber curvature outside the quadratic zone is SOLVER_MAJORISER_FRACTION x delta/|r|:
+        with a tenth, 1,000 warm-started bootstrap replicates of the Epoch data took 14 iterations (median;
+        max 51), with a hundredth 10 (max 25), with a thousandth no fewer; step acceptance makes any positive
+        weight safe.
+        """
+        if self.kind == "ls":
+            return 0.5 * r * r, r, np.ones_like(r)
+        a = np.abs(r)
+        inside = a <= self.delta
+        rho = np.where(inside, 0.5 * r * r, self.delta * (a - 0.5 * self.delta))
+        curvature = np.where(inside, 1.0, SOLVER_MAJORISER_FRACTION * self.delta / np.maximum(a, self.delta))
+        return rho, np.clip(r, -self.delta, self.delta), curvature
 
     def describe(self) -> str:
         return "least squares on log loss" if self.kind == "ls" else f"Huber on log loss, delta={self.delta:.6g}"
@@ -84,18 +100,26 @@ def log_predict(law: Law, z: np.ndarray, features: Mapping[str, np.ndarray]):
     k = len(law.linear_names)
     logc, theta = z[..., :k], z[..., k:]
     terms = logc[..., :, None] + law.log_basis(theta, features)
-    top = terms.max(axis=-2, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    expd = np.exp(terms - top)
-    total = expd.sum(axis=-2, keepdims=True)
-    log_pred = (np.log(total) + top)[..., 0, :]
-    return log_pred, expd / total
+    top = terms[..., 0, :]
+    for j in range(1, k):  # K is small: a loop of maximum() beats a strided reduction over axis -2
+        top = np.maximum(top, terms[..., j, :])
+    if not np.isfinite(top).all():
+        top = np.where(np.isfinite(top), top, 0.0)
+    expd = np.exp(terms - top[..., None, :])
+    total = expd[..., 0, :]
+    for j in range(1, k):
+        total = total + expd[..., j, :]
+    log_pred = np.log(total) + top
+    expd *= (1.0 / total)[..., None, :]
+    return log_pred, expd
 
 
 def residual_jacobian(share: np.ndarray, basis_jac: np.ndarray) -> np.ndarray:
     """d log Lhat_i / d z, shape (..., n, K + p)."""
     d_logc = np.swapaxes(share, -1, -2)
-    d_theta = np.einsum("...kn,...knp->...np", share, basis_jac)
+    d_theta = share[..., 0, :, None] * basis_jac[..., 0, :, :]
+    for j in range(1, share.shape[-2]):
+        d_theta = d_theta + share[..., j, :, None] * basis_jac[..., j, :, :]
     return np.concatenate([d_logc, d_theta], axis=-1)
 
 

@@ -184,3 +184,29 @@ def test_two_jobs_work_under_the_spawn_start_method(tmp_path):
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "identical 500" in done.stdout
+
+
+def test_epoch_bootstrap_needs_no_rescue_and_checks_every_replicate(epoch_fit):
+    boot = epoch_fit.bootstrap(n=200, seed=3)
+    checks = boot.global_checks
+    assert boot.failed == 0 and checks["rescued_by_lbfgsb"] == 0
+    assert checks["checked"] == 200 and checks["mismatches"] == []
+    assert checks["failed_by_reason"] == {}
+
+
+def test_global_check_replaces_a_replicate_stuck_in_a_worse_basin(small_fit):
+    from scalefit import solver
+    from scalefit.resampling import _global_check
+
+    runs = small_fit.runs
+    problem = solver.Problem.build(small_fit.law, {"N": runs.N, "D": runs.D}, runs.loss, small_fit.objective)
+    good = small_fit.solution.z
+    bad = good.copy()
+    bad[3:] = [1.4, 0.03]  # exponents far from the optimum's cell
+    z = np.stack([good, bad])
+    weights = np.ones((2, len(runs))) * problem.weights
+    values = np.array([problem.value(zi) for zi in z])
+    checks = _global_check(problem, z, np.array([True, True]), weights, values)
+    assert checks["checked"] == 2 and checks["mismatches"] == [1]
+    assert values[1] == pytest.approx(values[0], rel=1e-7)
+    np.testing.assert_allclose(z[1], good, rtol=1e-4)

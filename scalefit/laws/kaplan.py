@@ -77,7 +77,7 @@ class Kaplan(Law):
         (N_c^r, D_c): the best non-negative pair for the relative least-squares fit of L^(1/alpha_D) is solved
         exactly in every cell. Returns (rows (G, 4), grid shape, the exponent ranges searched).
         """
-        from ..general_solver import lsq_coefficients
+        from ..solver.general import lsq_coefficients
 
         ranges = tuple(s.grid for s in self.param_specs[2:])
         a_n, a_d = (np.geomspace(lo, hi, points) for lo, hi in ranges)

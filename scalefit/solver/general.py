@@ -28,10 +28,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import minimize
 
-from . import objective as obj
-from .errors import FitError
-from .laws.base import Law
-from .solver import Solution
+from .. import objective as obj
+from ..errors import FitError
+from ..laws.base import Law
+from . import Solution
 
 LOG_FLOOR = -50.0  # log of the smallest positive value a log-scale parameter takes (exp(-50) ~ 2e-22)
 LOG_CEIL = 200.0

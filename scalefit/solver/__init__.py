@@ -5,13 +5,15 @@ Knows laws and objectives; nothing about files, results or reports.
 1. Grid: for every cell of a grid over the nonlinear parameters theta (the exponents), the law is linear
    in its coefficients c >= 0. The best c for a relative least-squares fit, sum w (sum_k c_k X_k / L - 1)^2,
    is solved exactly for all cells at once (non-negative least squares by enumerating active sets, batched
-   normal equations), and the true objective is evaluated there.
+   normal equations accumulated over blocks of rows), and the true objective is evaluated there. Tables
+   larger than GRID_ROWS give the grid a fixed random subset of rows: it only chooses starting points.
 2. Widening: a best cell on the edge of the grid widens the grid on that side (up to the law's limits),
    so an edge value is never returned because the grid was too small.
 3. Polish: the best few cells that are not neighbours are polished together in all parameters by a
-   batched Levenberg-Marquardt on the analytic Jacobian (:func:`refine`), run to machine precision of the
-   objective (scipy's default L-BFGS-B tolerances stop early on objectives of order 1e-3: that is what
-   made the original Chinchilla intervals too narrow). A start that stalls gets L-BFGS-B with tight
+   batched Levenberg-Marquardt on the analytic Jacobian (:func:`refine`, :mod:`.lm`), run to a per-start
+   Newton-decrement test, i.e. to machine precision of the objective (scipy's default L-BFGS-B
+   tolerances stop early on objectives of order 1e-3: that made the original Chinchilla intervals too
+   narrow). A start that stalls gets L-BFGS-B with tight
    tolerances and a stationarity test. The best polished point wins; how many starts reached it is reported.
 """
 
@@ -24,8 +26,10 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.optimize import minimize
 
-from . import objective as obj
-from .laws.base import Law
+from .. import objective as obj
+from ..laws.base import Law
+from . import identify, lm, varpro
+from .lm import BatchResult
 
 LOG_COEF_BOUNDS = (-50.0, 200.0)  # log c: exp(-50) ~ 2e-22 counts as "term absent"
 GRID_POINTS = 16
@@ -35,6 +39,7 @@ SAME_OPTIMUM_RTOL = 1e-7
 STATIONARY_RTOL = 1e-4  # max |projected gradient| / objective value below which a stopped run is stationary
 MAX_ITER = 500
 FTOL = 1e-14
+GRID_ROWS = 4096  # above this many rows the grid (which only picks starts) sees a fixed random subset
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,18 @@ class Problem:
     def bounds(self) -> list[tuple[float, float]]:
         return [LOG_COEF_BOUNDS] * self.n_linear + list(self.law.nonlinear_limits)
 
+    def subset(self, rows: int) -> Problem:
+        """The problem on a fixed random subset of ``rows`` rows (itself when it has no more than that).
+
+        Deterministic (seed 0); used where only a starting point is needed (the grid), so a table of 10^5
+        rows costs the grid what 4,096 rows do, and the polish still fits every row."""
+        n = self.log_loss.shape[-1]
+        if n <= rows:
+            return self
+        idx = np.sort(np.random.default_rng(0).choice(n, size=rows, replace=False))
+        return replace(self, features={k: v[idx] for k, v in self.features.items()}, log_loss=self.log_loss[idx],
+                       weights=self.weights[idx])
+
     def reweighted(self, multiplicity: np.ndarray, log_loss: np.ndarray | None = None) -> Problem:
         """The same problem with every run's weight multiplied by ``multiplicity`` (n,) (a bootstrap draw)
         and, optionally, new log losses (n,) (a residual-bootstrap or simulated dataset)."""
@@ -93,6 +110,8 @@ class Solution:
     grid_range: tuple[tuple[float, float], ...]
     grid_edge: tuple[bool, ...]
     at_bounds: tuple[str, ...] = field(default=())
+    #: why the data cannot identify the law ("" entries never; empty when they can): e.g. "only one value of N"
+    degenerate: tuple[str, ...] = field(default=())
 
     @property
     def grad_norm(self) -> float:
@@ -102,46 +121,25 @@ class Solution:
 def relative_lsq_coefficients(log_basis: np.ndarray, log_loss: np.ndarray, weights: np.ndarray):
     """Exact non-negative least squares of sum_i w_i (sum_k c_k X_ki / L_i - 1)^2 for every grid cell.
 
-    ``log_basis`` is (G, K, n). Returns c (G, K) >= 0 and the residual sum of squares (G,). Enumerates the
-    2^K - 1 active sets; the NNLS optimum is the best unconstrained solution on a support that is feasible.
+    ``log_basis`` is (G, K, n). Returns c (G, K) >= 0 and the residual sum of squares (G,); singular
+    cells are infeasible supports, never errors (see :func:`varpro.nnls_from_normal`).
     """
-    design = np.exp(log_basis - log_loss)  # X_ki / L_i, shape (G, K, n)
+    design = np.exp(log_basis - log_loss)
     wd = design * weights
-    gram = wd @ np.swapaxes(design, -1, -2)  # (G, K, K)
-    rhs = wd.sum(axis=-1)  # (G, K)
-    total = weights.sum()
-    n_cells, k = rhs.shape
-    best_c = np.zeros((n_cells, k))
-    best_rss = np.full(n_cells, total)  # c = 0
-    for size in range(1, k + 1):
-        for support in itertools.combinations(range(k), size):
-            idx = np.array(support)
-            sub = gram[:, idx[:, None], idx[None, :]]
-            with np.errstate(all="ignore"):
-                sol = np.linalg.solve(sub, rhs[:, idx, None])[..., 0] if size > 1 else \
-                    rhs[:, idx] / gram[:, idx, idx]
-            rss = total - np.einsum("gk,gk->g", sol, rhs[:, idx])
-            ok = np.all(sol > 0, axis=1) & np.isfinite(rss) & (rss < best_rss)
-            best_rss = np.where(ok, rss, best_rss)
-            full = np.zeros((n_cells, k))
-            full[:, idx] = sol
-            best_c = np.where(ok[:, None], full, best_c)
-    return best_c, best_rss
+    return varpro.nnls_from_normal(wd @ np.swapaxes(design, -1, -2), wd.sum(axis=-1), weights.sum())
 
 
 def grid_search(problem: Problem, ranges: tuple[tuple[float, float], ...], points: int = GRID_POINTS):
     """Objective at the variable-projection optimum of every cell of a geometric grid over theta.
 
-    Returns ``(axes, z (G, K + p), values (G,))`` with cells in C order over ``axes``.
+    Returns ``(axes, z (G, K + p), values (G,))`` with cells in C order over ``axes``. Rows are processed
+    in blocks (sufficient statistics), so memory is O(G + block), not O(G x rows).
     """
-    axes = [np.geomspace(lo, hi, points) for lo, hi in ranges]
-    theta = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(axes))
-    log_basis = problem.law.log_basis(theta, problem.features)
-    coef, _ = relative_lsq_coefficients(log_basis, problem.log_loss, problem.weights)
-    with np.errstate(divide="ignore"):
-        logc = np.clip(np.log(coef), *LOG_COEF_BOUNDS)
-    z = np.concatenate([logc, theta], axis=1)
-    values = problem.value(z)
+    axes, theta = varpro.theta_grid(ranges, points)
+    gram, rhs, total = varpro.cell_statistics(problem, theta)
+    coef, _ = varpro.nnls_from_normal(gram, rhs, total)
+    z = varpro.coefficients_to_z(coef, theta, LOG_COEF_BOUNDS)
+    values = varpro.cell_values(problem, z)
     values = np.where(np.isfinite(values), values, np.inf)
     return axes, z, values
 
@@ -160,86 +158,15 @@ def separated_best(values: np.ndarray, shape: tuple[int, ...], count: int) -> li
     return [int(np.ravel_multi_index(c, shape)) for c in chosen]
 
 
-@dataclass(frozen=True)
-class BatchResult:
-    """Result of :func:`refine` for B starts: z (B, P), value (B,), gradient (B, P), converged (B,), n_iter (B,)."""
-
-    z: np.ndarray
-    value: np.ndarray
-    grad: np.ndarray
-    converged: np.ndarray
-    n_iter: np.ndarray
-
-
 def refine(problem: Problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter: int = MAX_ITER,
            ftol: float = FTOL, same_problem: bool = False, log_loss: np.ndarray | None = None) -> BatchResult:
-    """Damped Gauss-Newton (Levenberg-Marquardt) on the robust objective, for B problems at once.
+    """Batched Levenberg-Marquardt from the starts z0 (B, P); see :func:`lm.refine`.
 
-    Each iteration builds the Jacobian of the log predictions (B, n, P), the curvature weights of the
-    objective (:meth:`Objective.curvature`), and solves the Levenberg-Marquardt
-    system (J' W J + lambda diag) step = -J' psi for every row with one batched ``solve``. A step is kept
-    only where it lowers that row's objective; lambda shrinks on success and grows on failure. Rows stop
-    (and leave the active set) when two accepted steps in a row lower the objective by less than ``ftol``
-    relative (converged), or when lambda exceeds 1e10 (no step of any length helps): such a stalled row
-    is *not* reported as converged unless its last accepted steps also met the small-progress test.
-
-    ``weights`` (B, n) are per-row observation weights (bootstrap multiplicities); default: the problem's.
-    ``log_loss`` (B, n) are per-row observed log losses (residual bootstrap, simulation); default: the problem's.
-    ``same_problem=True`` says the rows are starts of one problem (not B problems): a row whose objective
-    is within SAME_OPTIMUM_RTOL of a converged row's has reached that optimum and retires as converged.
+    ``ftol`` is kept for compatibility; convergence is the per-row Newton-decrement test of :mod:`lm`.
     """
-    z = np.array(z0, dtype=float, copy=True)
-    batch, n_par = z.shape
-    n_obs = problem.log_loss.shape[-1]
-    w_all = np.broadcast_to(problem.weights if weights is None else weights, (batch, n_obs))
-    y_all = np.broadcast_to(problem.log_loss if log_loss is None else log_loss, (batch, n_obs))
-    lo = np.array([b[0] for b in problem.bounds()])
-    hi = np.array([b[1] for b in problem.bounds()])
-    z = np.clip(z, lo, hi)
-    law, objective, feats = problem.law, problem.objective, problem.features
-
-    def values(zz, w, y):
-        return obj.value(law, objective, zz, feats, y, w)
-
-    f = values(z, w_all, y_all)
-    lam = np.full(batch, 1e-4)
-    quiet = np.zeros(batch, dtype=int)
-    done = np.zeros(batch, dtype=bool)
-    converged = np.zeros(batch, dtype=bool)
-    n_iter = np.zeros(batch, dtype=int)
-    eye = np.eye(n_par)
-    k = problem.n_linear
-    for _ in range(max_iter):
-        act = np.flatnonzero(~done)
-        if act.size == 0:
-            break
-        za, wa, ya = z[act], w_all[act], y_all[act]
-        log_pred, share = obj.log_predict(law, za, feats)
-        jac = obj.residual_jacobian(share, law.log_basis_jacobian(za[:, k:], feats))
-        r = log_pred - ya
-        grad = np.einsum("bn,bnp->bp", wa * objective.psi(r), jac)
-        hess = np.swapaxes(jac * (wa * objective.curvature(r))[..., None], 1, 2) @ jac
-        diag = np.maximum(np.einsum("bpp->bp", hess), 1e-300)
-        damped = hess + lam[act, None, None] * diag[:, :, None] * eye
-        with np.errstate(all="ignore"):
-            step = np.linalg.solve(damped, -grad[..., None])[..., 0]
-        trial = np.clip(za + np.nan_to_num(step), lo, hi)
-        f_trial = values(trial, wa, ya)
-        better = np.isfinite(f_trial) & (f_trial < f[act])
-        gain = np.where(better, (f[act] - f_trial) / np.maximum(np.abs(f[act]), 1e-300), 0.0)
-        z[act] = np.where(better[:, None], trial, za)
-        f[act] = np.where(better, f_trial, f[act])
-        lam[act] = np.where(better, np.maximum(lam[act] / 3.0, 1e-12), lam[act] * 4.0)
-        quiet[act] = np.where(better & (gain < ftol), quiet[act] + 1, np.where(better, 0, quiet[act]))
-        n_iter[act] += 1
-        converged[act] = (quiet[act] >= 2) | ((lam[act] > 1e10) & (quiet[act] >= 1))
-        done[act] = converged[act] | (lam[act] > 1e10)
-        if same_problem and converged.any():
-            reached = f <= np.min(f[converged]) * (1 + SAME_OPTIMUM_RTOL)
-            converged |= reached
-            done |= reached
-    _, grad = obj.value_and_grad(law, objective, z, feats, y_all, w_all)
-    return BatchResult(z=z, value=f, grad=grad, converged=converged, n_iter=n_iter)
+    del ftol
+    return lm.refine(problem, z0, weights, max_iter=max_iter, same_problem=same_problem, log_loss=log_loss,
+                     same_optimum_rtol=SAME_OPTIMUM_RTOL)
 
 
 def polish(problem: Problem, z0: np.ndarray, max_iter: int = 20000):
@@ -305,13 +232,16 @@ def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS,
           extra_starts: np.ndarray | None = None) -> Solution:
     """Global optimum: variable-projection grid (widened at edges), then polish of the best separated cells.
 
-    ``extra_starts`` (S, P) are polished alongside the grid's cells (e.g. a first-pass optimum).
+    ``extra_starts`` (S, P) are polished alongside the grid's cells (e.g. a first-pass optimum). On tables
+    larger than GRID_ROWS the starts are polished on the grid's subset of rows and the distinct optima found
+    there on every row; ``start_values`` and ``starts_at_optimum`` then describe the subset stage.
     """
     law = problem.law
     ranges = tuple(law.grid_range)
     limits = law.nonlinear_limits
+    on_grid = problem.subset(GRID_ROWS)
     for _ in range(MAX_WIDENINGS + 1):
-        axes, z_grid, values = grid_search(problem, ranges, points)
+        axes, z_grid, values = grid_search(on_grid, ranges, points)
         shape = tuple(len(a) for a in axes)
         best = np.unravel_index(int(np.argmin(values)), shape)
         new_ranges, widened = [], False
@@ -326,7 +256,14 @@ def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS,
     edge = tuple(bool(best[j] in (0, shape[j] - 1)) for j in range(len(shape)))
     starts = separated_best(values, shape, n_polish)
     z_starts = z_grid[starts] if extra_starts is None else np.vstack([z_grid[starts], extra_starts])
-    batch = refine(problem, z_starts, same_problem=True)
+    batch = refine(on_grid, z_starts, same_problem=True)
+    start_values = np.sort(batch.value)
+    reached = int(np.sum(start_values <= start_values[0] * (1 + SAME_OPTIMUM_RTOL) + 1e-300))
+    if on_grid is not problem:  # starts were polished on the subset: polish its distinct optima on every row
+        order = np.argsort(batch.value)
+        distinct = [i for j, i in enumerate(order)
+                    if j == 0 or batch.value[i] > batch.value[order[j - 1]] * (1 + SAME_OPTIMUM_RTOL)]
+        batch = refine(problem, batch.z[distinct], same_problem=True)
     best = int(np.argmin(batch.value))
     z_best, best_value = batch.z[best], float(batch.value[best])
     converged, message, n_iter = bool(batch.converged[best]), "Levenberg-Marquardt converged", \
@@ -336,12 +273,13 @@ def solve(problem: Problem, n_polish: int = N_POLISH, points: int = GRID_POINTS,
         if v_alt < best_value:
             z_best, best_value = z_alt, v_alt
         message = "L-BFGS-B fallback after Levenberg-Marquardt stalled"
-    start_values = np.sort(batch.value)
-    reached = int(np.sum(start_values <= best_value * (1 + SAME_OPTIMUM_RTOL) + 1e-300))
+    if on_grid is problem:
+        reached = int(np.sum(start_values <= best_value * (1 + SAME_OPTIMUM_RTOL) + 1e-300))
+    why = str(identify.reasons(law, problem.features, z_best, problem.weights[None, :])[0])
     return Solution(z=z_best, value=best_value, grad=final_gradient(problem, z_best), converged=converged,
                     message=message, n_iter=n_iter, n_evaluations=int(batch.n_iter.sum()), starts=len(z_starts),
                     starts_at_optimum=reached, start_values=start_values, grid_range=ranges, grid_edge=edge,
-                    at_bounds=params_at_bounds(problem, z_best))
+                    at_bounds=params_at_bounds(problem, z_best), degenerate=(why,) if why else ())
 
 
 def hoffmann_grid_starts(law: Law) -> np.ndarray:
