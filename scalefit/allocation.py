@@ -46,12 +46,14 @@ def data_maxima(N_or_columns, D=None, flops_per_token_param: float = conventions
                 ) -> dict[str, float]:
     """Largest N, D and C in the fitted data: ``data_maxima(N, D)`` or ``data_maxima({column: values})``.
 
-    C is taken from the data when given, else computed from N and D by the compute convention.
+    With N and D, C is computed from them by the compute convention, exactly as a target's C is in
+    :func:`extrapolation_distance` (a table's own C column may follow another accounting, and a ratio of
+    two conventions is not a distance); without them, C is taken from the data.
     """
     cols = dict(N_or_columns) if isinstance(N_or_columns, Mapping) else {"N": N_or_columns, "D": D}
     cols = {k: np.asarray(v, float) for k, v in cols.items() if v is not None and k in ("N", "D", "C")}
     out = {k: float(v.max()) for k, v in cols.items()}
-    if "C" not in cols and "N" in cols and "D" in cols:
+    if "N" in cols and "D" in cols:
         out["C"] = float(np.max(conventions.training_compute(cols["N"], cols["D"], flops_per_token_param)))
     return out
 

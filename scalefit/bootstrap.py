@@ -194,7 +194,7 @@ class Bootstrap:
         :func:`scalefit.predictive.optimal_intervals`."""
         from .predictive import optimal_intervals
 
-        self.fit._require_chinchilla("compute-optimal allocation")
+        allocation.require(self.fit.law, ComputeOptimal)
         return optimal_intervals(self, compute, backtest, method)
 
     def apply(self, fn: Callable[[dict[str, float]], Any]) -> np.ndarray:

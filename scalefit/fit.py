@@ -468,7 +468,8 @@ def _diagnose(engine, problem, solution: solver.Solution, law: Law) -> tuple[dic
         "free_parameters": list(law.free_names),
         "n_runs": int(problem.log_loss.size),
     }
-    messages += [f"the design cannot identify the law: {why}" for why in getattr(solution, "degenerate", ())]
+    messages += [f"the design cannot identify the law: {why.replace(' by the resampled rows', '')}"
+                 for why in getattr(solution, "degenerate", ())]
     return diagnostics, messages
 
 

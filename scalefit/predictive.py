@@ -401,12 +401,11 @@ def optimal_intervals(boot, compute, backtest=None, method: str | None = None) -
     (law band only), "notes": [...]}. N_opt has no new-run or extrapolation interval: run noise does not
     move the optimum of a curve, and the backtest measures errors in loss, not in allocation.
     """
-    from .laws.chinchilla import compute_optimal
-
     c = np.atleast_1d(np.asarray(compute, float))
-    opt = boot.optimal(c, method)
+    opt = boot.optimal(c, method)  # FitError for a law without compute-optimal allocation
     names = boot.names
-    reps = compute_optimal({k: boot.replicates[:, j, None] for j, k in enumerate(names)}, c)["L_opt"]  # (B, m)
+    columns = {k: boot.replicates[:, j, None] for j, k in enumerate(names)}
+    reps = boot.fit.law.compute_optimal(columns, c)["L_opt"]  # (B, m)
     n_opt, d_opt = opt["N_opt"]["estimate"], opt["D_opt"]["estimate"]
     distance = boot.fit.extrapolation(n_opt, d_opt)["distance"]
     loss = three_intervals("L_opt", n_opt, d_opt, opt["L_opt"]["estimate"], opt["L_opt"]["lo"], opt["L_opt"]["hi"],

@@ -102,7 +102,7 @@ ERRORS = {  # one error line, exit 2, naming the problem and what to do
 WARNED = {  # a report whose first section names the problem
     "two_model_sizes": ["only 2 distinct values of N", "not determine"],
     "e_vanishes": ["the data do not determine E;", "E barely changes any prediction"],
-    "b_vanishes": ["B, beta; numbers that depend on them", "the term with B vanishes"],
+    "b_vanishes": ["the term with B vanishes", "B -> 0"],
     "identical_losses": ["not determine A, B, alpha, beta", "term with coefficient A is negligible"],
 }
 
