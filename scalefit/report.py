@@ -36,7 +36,7 @@ from .record import Requests, Results, build_record, new_meta, read_record, rest
 FAR = allocation.EXTRAPOLATION_THRESHOLD  # farther than this multiple beyond the data: "(far)" in every table
 FIGURES = ("loss_vs_compute", "isoflop", "allocation", "residuals", "corner", "holdout")
 BACKTEST_BOOT = 0  # bootstrap replicates per backtest cut-off (0: calibration only, law band not graded)
-PROFILE_SECONDS = 5.0  # profile-likelihood intervals taking longer are skipped with the reason
+PROFILE_SECONDS = 8.0  # profile-likelihood intervals taking more CPU seconds are skipped with the reason
 RENDERED_PREFIX = "Rendered "
 
 
@@ -115,8 +115,8 @@ class _TooSlow(Exception):
 
 def profile_intervals(fit, seconds: float | None = None) -> dict[str, Any]:
     """Profile-likelihood intervals (1 and 2 sigma) from :meth:`Fit.profile_intervals`, or the reason they
-    were skipped: lmfit failed, or it took longer than ``seconds`` (PROFILE_SECONDS; enforced by an alarm
-    when running in the main thread)."""
+    were skipped: lmfit failed, or it took more than ``seconds`` of CPU time (PROFILE_SECONDS; enforced by a
+    CPU-time alarm when running in the main thread, so a busy machine does not change the outcome)."""
     import signal
     import threading
     import time
@@ -128,21 +128,22 @@ def profile_intervals(fit, seconds: float | None = None) -> dict[str, Any]:
     def stop(signum, frame):
         raise _TooSlow
 
-    old = signal.signal(signal.SIGALRM, stop) if timed else None
+    old = signal.signal(signal.SIGPROF, stop) if timed else None
     try:
         if timed:
-            signal.setitimer(signal.ITIMER_REAL, limit)
+            signal.setitimer(signal.ITIMER_PROF, limit)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             found = fit.profile_intervals(sigmas=(1.0, 2.0))
     except _TooSlow:
-        return {"skipped": f"lmfit's profile took longer than {limit:g} s (the bootstrap intervals stand alone)"}
+        return {"skipped": f"lmfit's profile took more than {limit:g} CPU seconds (the bootstrap intervals stand "
+                           "alone)"}
     except Exception as exc:
         return {"skipped": f"lmfit could not profile this fit ({type(exc).__name__}: {one_line_text(exc)})"}
     finally:
         if timed:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, old)
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.signal(signal.SIGPROF, old)
     out = {}
     for name, pairs in found.items():
         values = [[float(p), float(v)] for p, v in pairs]
@@ -248,16 +249,18 @@ def document(results: Results, record: dict[str, Any], figure_dir: Path) -> tupl
 def figure_caption(name: str) -> str:
     """What a reader should look at in a figure: the first paragraph of its maker's docstring."""
     if name in plots.FIGURES:
-        return plots.FIGURES[name][1]
-    if name == "backtest":
+        text = plots.FIGURES[name][1]
+    elif name == "backtest":
         from .plots_backtest import backtest_figure
 
-        return plots.caption(backtest_figure)
-    if name == "compare":
+        text = plots.caption(backtest_figure)
+    elif name == "compare":
         from .compare_plots import comparison
 
-        return plots.caption(comparison)
-    return name
+        text = plots.caption(comparison)
+    else:
+        return name
+    return text.split(" Returns the Figure")[0].split(" Returns a Figure")[0]
 
 
 def far(distance: Any) -> str:
@@ -588,7 +591,7 @@ def _goodness_section(fit, record: dict[str, Any]) -> Section:
              ["Huber pseudo-log-likelihood" if fit.objective.kind != "ls" else "log-likelihood",
               _f(g.get("loglik"), 6)], ["AIC", _f(g.get("aic"), 6)], ["BIC", _f(g.get("bic"), 6)]]
     groups = residuals_by_group(fit)
-    rows = [[str(r.group), _f(r.N, 4), str(int(r.runs)), f"{r.bias:+.3f}", _f(r.mean_abs, 3), _f(r.max_abs, 3)]
+    rows = [[str(r.group), _f(r.N, 4), str(int(r.runs)), f"{r.bias:+.4f}", _f(r.mean_abs, 3), _f(r.max_abs, 3)]
             for r in groups.itertuples()]
     return Section("Goodness of fit", [
         "Log residuals r = log(predicted) - log(observed) of the fit. The likelihood reads the objective as the "
@@ -756,7 +759,8 @@ def _holdout_section(check, skipped: str | None = None) -> Section:
     paragraphs = [check.summary()]
     paragraphs += [f"Warning from the sub-fit without the largest model sizes: {w}" for w in check.warnings]
     return Section("Held-out check", paragraphs,
-                   [(["group", "N", "D", "observed", "predicted", "band", "prediction interval", "distance"], rows)])
+                   [(["group", "N", "D", "observed", "predicted", "law band", "new-run (prediction) interval",
+                      "distance"], rows)])
 
 
 def _regime_section(fit) -> Section:
@@ -853,7 +857,7 @@ def to_markdown(sections: list[Section], record: dict[str, Any], rendered: str) 
         for p in s.paragraphs:
             out += [p, ""]
         for header, rows in s.tables:
-            out.append("| " + " | ".join(header) + " |")
+            out.append("| " + " | ".join(h.replace("|", "\\|") for h in header) + " |")
             out.append("|" + "|".join(["---"] * len(header)) + "|")
             out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
             out.append("")
