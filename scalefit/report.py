@@ -701,7 +701,8 @@ def _backtest_section(results: Results, record: dict[str, Any], images: dict[str
     lines += [f"Skipped: {x}" for x in bt.skipped]
     cov = bt.coverage()
     rows = [[r.interval, str(int(r.inside)), str(int(r.n)), num(r.coverage, 3, "f"), num(r.nominal, 2, "f"),
-             num(r.p_value, 3), r.verdict] for r in cov.itertuples()]
+             num(r.p_value, 3), "not graded (cut-off fits not bootstrapped)" if (r.n == 0 and bt.n_boot == 0)
+             else r.verdict] for r in cov.itertuples()]
     ok = bt.cutoffs[bt.cutoffs["status"].astype(str).str.startswith("ok")]
     cut_rows = [[str(r.kind), _f(r.cut, 4), str(int(r.n_train)), str(int(r.n_held)), str(r.status)]
                 for r in bt.cutoffs.itertuples()]
@@ -810,7 +811,8 @@ padding:0 1em;color:#111;line-height:1.45}h1{font-size:1.6em}h2{font-size:1.25em
 padding-bottom:.2em;margin-top:1.6em}table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f2f2f2}td:first-child,
 th:first-child{text-align:left}figure{margin:1em 0}figure img{max-width:100%;height:auto}figcaption{font-size:.9em;
-color:#444}code{background:#f5f5f5;padding:0 .2em}.meta{color:#555;font-size:.9em}"""
+color:#444}code{background:#f5f5f5;padding:0 .2em}.meta{color:#555;font-size:.9em}
+h3{font-size:1.05em;margin:1em 0 .3em}"""
 
 CHECK_SCRIPT = ("window.addEventListener('load',function(){var i=Array.prototype.slice.call(document.images);"
                 "document.body.setAttribute('data-figures-loaded',i.filter(function(x){return x.complete&&"
@@ -821,6 +823,25 @@ def _inline(text: str) -> str:
     """Escape, then turn `code` spans into <code>."""
     parts = html.escape(text).split("`")
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _html_paragraphs(paragraphs: list[str]) -> list[str]:
+    """Paragraphs as HTML: "**Title.**" alone becomes a sub-heading, runs of "- item" a list."""
+    out, items = [], []
+    for p in [*paragraphs, ""]:
+        if p.startswith("- "):
+            items.append(f"<li>{_inline(p[2:])}</li>")
+            continue
+        if items:
+            out += ["<ul>", *items, "</ul>"]
+            items = []
+        if not p:
+            continue
+        if p.startswith("**") and p.endswith("**") and p.count("**") == 2:
+            out.append(f"<h3>{_inline(p[2:-2])}</h3>")
+        else:
+            out.append(f"<p>{_inline(p)}</p>")
+    return out
 
 
 def to_html(sections: list[Section], images: dict[str, str], record: dict[str, Any], rendered: str) -> str:
@@ -834,7 +855,7 @@ def to_html(sections: list[Section], images: dict[str, str], record: dict[str, A
            f"{html.escape(str(record.get('created')))}</p>", f'<p class="meta">{html.escape(rendered)}</p>']
     for s in sections:
         out.append(f"<h2>{html.escape(s.title)}</h2>")
-        out += [f"<p>{_inline(p)}</p>" for p in s.paragraphs]
+        out += _html_paragraphs(s.paragraphs)
         for header, rows in s.tables:
             out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header)
                        + "</tr></thead><tbody>")
