@@ -211,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--reference", action="append", default=[], metavar="NAME:N=..,D=..",
                      help="a reference model for the allocation plot, e.g. Chinchilla:N=70B,D=1.4T")
     fit.add_argument("--no-holdout", action="store_true", help="skip the held-out extrapolation check")
+    fit.add_argument("--no-backtest", action="store_true",
+                     help="skip the backtest (then predictions have a law band only, no new-run or extrapolation "
+                          "interval)")
+    fit.add_argument("--compare-law", action="append", default=[], type=law_argument, metavar="LAW",
+                     help="also fit LAW (repeatable) and compare it with --law in a 'Which law' section")
     fit.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default ./{DEFAULT_OUT})")
     fit.add_argument("--force", action="store_true", help="replace an existing, non-empty output directory")
     fit.add_argument("--quiet", action="store_true", help="no summary, no progress bar")
@@ -368,7 +373,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     written = report(result, out, bootstrap=boot, targets=targets, computes=computes, plans=plans,
                      references=references, holdout=not args.no_holdout, seed=args.seed, force=args.force,
                      command=["scalefit", *sys.argv[1:]] if sys.argv[0].endswith("scalefit") else None,
-                     collected_warnings=collected)
+                     collected_warnings=collected, backtest=not args.no_backtest,
+                     compare_laws=[resolve_law(text) for text in args.compare_law])
     if not args.quiet:
         print_results(read_record(written / "fit.json"))
         print(f"report: {written / 'report.html'} (also report.md, fit.json, figures/)")
@@ -413,9 +419,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def print_results(record: dict) -> None:
     """What a fit found, on the terminal: problems first, then the fit, its bootstrap, every answer computed
-    (predictions, optima, plans) and the held-out verdict."""
+    (predictions with their three intervals, optima, plans), the backtest, the held-out verdict and the model
+    comparison, and at the end the same summary the report opens with."""
     from .record import restore
-    from .report import problems
+    from .report import problems, summary_lines
 
     results = restore(record)
     found = problems(results, record)
@@ -431,21 +438,35 @@ def print_results(record: dict) -> None:
         print(results.bootstrap.summary())
     answers = record["answers"]
     if answers["predictions"]:
-        print("\npredictions (loss in nats/token; distance = largest ratio to the data's N, D or compute):")
-        _print([{k: r[k] for k in ("N", "D", "loss", "lo", "hi", "distance", "regime") if k in r}
-                for r in answers["predictions"]], False)
+        print("\npredictions (loss in nats/token; distance = largest ratio to the data's N, D or compute; the "
+              "extrapolation interval rests on the backtest points counted beside it):")
+        if "newrun_lo" in answers["predictions"][0]:
+            print_intervals(answers["predictions"])
+        else:
+            _print([{k: r[k] for k in ("N", "D", "loss", "lo", "hi", "distance", "regime") if k in r}
+                    for r in answers["predictions"]], False)
     if answers["optimal"]:
-        print("\ncompute-optimal allocation (C in training FLOPs; _lo/_hi: bootstrap interval):")
+        print("\ncompute-optimal allocation (C in training FLOPs; _lo/_hi: law band):")
         _print([{k: r[k] for k in ("C", "N_opt", "N_opt_lo", "N_opt_hi", "D_opt", "tokens_per_param", "L_opt",
                                    "L_opt_lo", "L_opt_hi", "distance") if k in r} for r in answers["optimal"]], False)
+        if "L_opt_newrun_lo" in answers["optimal"][0]:
+            print("loss L* of a new compute-optimal run, with the three intervals:")
+            print_intervals(answers["optimal"], "L_opt")
     if answers["plans"]:
         print("\ninference-aware plans:")
         for p in answers["plans"]:
             _print_plan(p)
+    if results.backtest is not None:
+        print("\n" + results.backtest.summary())
     if results.holdout is not None:
         print("\n" + results.holdout.summary())
     elif record.get("holdout_skipped"):
         print(f"\nheld-out check skipped: {record['holdout_skipped']}")
+    if results.comparison is not None:
+        print("\n" + results.comparison.summary())
+    print("\nSUMMARY")
+    for line in summary_lines(results, record):
+        print(line.replace("**", "") if line.startswith("**") else f"  {line}")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -475,6 +496,31 @@ def _print(rows: list[dict], as_json: bool) -> None:
         print("  ".join(f"{num(row.get(k)):>14}" for k in keys))
 
 
+def _interval(lo, hi) -> str:
+    return f"[{num(lo, 4)}, {num(hi, 4)}]" if lo is not None and hi is not None else "n/a"
+
+
+def print_intervals(rows: list[dict], what: str = "loss") -> None:
+    """Rows with the three intervals as a table whose columns name them plainly (``what``: "loss" for
+    predictions, "L_opt" for compute-optimal rows, whose interval keys carry the prefix)."""
+    pre = "" if what == "loss" else f"{what}_"
+    first = ["N", "D"] if what == "loss" else ["C", "N_opt", "D_opt"]
+    header = [*first, what, "law band", "new-run interval", "extrapolation interval", "backtest pts", "distance"]
+    widths = [10] * len(first) + [10, 22, 22, 24, 13, 12]
+    print("".join(f"{h:>{w}}" for h, w in zip(header, widths, strict=True)))
+    for r in rows:
+        lo, hi = (r.get("lo"), r.get("hi")) if what == "loss" else (r.get(f"{what}_lo"), r.get(f"{what}_hi"))
+        cells = [num(r[k], 4) for k in first] + [num(r[what], 5), _interval(lo, hi),
+                                                 _interval(r.get(f"{pre}newrun_lo"), r.get(f"{pre}newrun_hi")),
+                                                 _interval(r.get(f"{pre}extrap_lo"), r.get(f"{pre}extrap_hi")),
+                                                 str(r.get("n_backtest", "n/a")),
+                                                 f"{num(r['distance'], 3)}x"
+                                                 + ("" if r.get("supported", True) else " NS")]
+        print("".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
+    if any(not r.get("supported", True) for r in rows):
+        print("  NS: not supported by the backtest (beyond 3x its largest tested distance)")
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     results = _load(args.fit_json)
     ns = [quantity(v, "--N") for v in args.N]
@@ -482,8 +528,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if len(ds) not in (1, len(ns)):
         raise ScalefitError(f"give one --D or one per --N ({len(ns)}), not {len(ds)}")
     ds = ds * len(ns) if len(ds) == 1 else ds
-    rows = [prediction_row(results.fit, results.bootstrap, n, d) for n, d in zip(ns, ds, strict=True)]
-    _print(rows, args.json)
+    rows = [prediction_row(results.fit, results.bootstrap, n, d, backtest=results.backtest)
+            for n, d in zip(ns, ds, strict=True)]
+    if not args.json and rows and "newrun_lo" in rows[0]:
+        print_intervals(rows)
+    else:
+        _print(rows, args.json)
     return 0
 
 

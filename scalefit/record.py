@@ -26,6 +26,7 @@ from . import allocation, conventions
 from .bootstrap import Bootstrap
 from .errors import ExtrapolationWarning, ScalefitError
 from .fit import Fit, _json_safe
+from .goodness import goodness_of_fit
 from .holdout import HoldoutCheck
 from .identify import identifiability
 from .runs import RunTable
@@ -69,6 +70,13 @@ class Results:
     holdout: HoldoutCheck | None
     requests: Requests
     meta: dict[str, Any]
+    #: backtest of the fit (:class:`scalefit.backtest.Backtest`), the basis of the extrapolation interval
+    backtest: Any = None
+    #: model comparison of the fitted law against others (:class:`scalefit.compare.Comparison`)
+    comparison: Any = None
+    #: profile-likelihood intervals: {"sigmas", "intervals": {name: [[prob, value], ...]}, "seconds"} or
+    #: {"skipped": reason}; None when not attempted
+    profile: dict[str, Any] | None = None
 
 
 def table_sha256(runs: RunTable) -> str:
@@ -107,6 +115,10 @@ def build_record(results: Results) -> dict[str, Any]:
         "holdout": None if check is None else {**check.to_dict(), "train_rows": check.train_rows.tolist(),
                                                "fit": check.fit.to_dict()},
         "requests": req.to_dict(),
+        "backtest": None if results.backtest is None else results.backtest.to_dict(),
+        "comparison": None if results.comparison is None else results.comparison.to_dict(),
+        "profile": results.profile,
+        "goodness": goodness_of_fit(fit),
         "answers": answers(results),
         "identifiability": identifiability(fit, boot).to_dict(),
     }
@@ -115,13 +127,13 @@ def build_record(results: Results) -> dict[str, Any]:
 
 def answers(results: Results) -> dict[str, Any]:
     """Predictions, allocations and plans for the requests, with intervals when there is a bootstrap."""
-    fit, boot, req = results.fit, results.bootstrap, results.requests
+    fit, boot, req, bt = results.fit, results.bootstrap, results.requests, results.backtest
     out: dict[str, Any] = {"predictions": [], "optimal": [], "plans": []}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExtrapolationWarning)  # distances are reported in the table instead
-        out["predictions"] = [prediction_row(fit, boot, n, d) for n, d in req.targets]
+        out["predictions"] = [prediction_row(fit, boot, n, d, backtest=bt) for n, d in req.targets]
         if fit.has_allocation:
-            out["optimal"] = [optimal_row(fit, boot, c) for c in req.computes]
+            out["optimal"] = [optimal_row(fit, boot, c, backtest=bt) for c in req.computes]
             hardware = allocation.Hardware(**req.hardware) if req.hardware else None
             for spec in req.plans:
                 row = plan_row(fit, boot, spec.get("target_loss"), spec.get("compute"),
@@ -131,24 +143,66 @@ def answers(results: Results) -> dict[str, Any]:
 
 
 def prediction_row(fit: Fit, boot: Bootstrap | None, n: float, d: float,
-                   threshold: float | None = allocation.EXTRAPOLATION_THRESHOLD) -> dict[str, Any]:
-    """Loss at (N, D), its interval (with a bootstrap), extrapolation distances and regime: one table row."""
+                   threshold: float | None = allocation.EXTRAPOLATION_THRESHOLD, backtest=None) -> dict[str, Any]:
+    """Loss at (N, D), its interval (with a bootstrap), extrapolation distances and regime: one table row.
+
+    With a bootstrap, ``lo``/``hi`` are the law band; with a ``backtest`` too, the row adds the new-run
+    interval (``newrun_lo/hi``), the extrapolation interval (``extrap_lo/hi``), ``n_backtest`` (the backtest
+    points the extrapolation interval rests on) and ``supported`` (the target within the backtest's reach).
+    """
     c = float(conventions.training_compute(n, d, fit.law.flops_per_token_param))
     row = {"N": n, "D": d, "C": c, "loss": float(fit.predict(n, d, threshold=threshold)),
            **{k: float(v) for k, v in fit.extrapolation(n, d).items()}, "regime": fit_regime(fit, n, d)}
     if boot is not None:
         band = boot.predict(n, d, threshold=None)
         row.update(lo=float(band["lo"]), hi=float(band["hi"]), se=float(band["se"]))
+        if backtest is not None:
+            row.update(_three(boot.predict_intervals(n, d, backtest=backtest)))
     return row
 
 
-def optimal_row(fit: Fit, boot: Bootstrap | None, c: float) -> dict[str, Any]:
-    """Compute-optimal allocation at C, distance to the largest run, and ``<key>_lo/_hi`` with a bootstrap."""
+def _three(iv) -> dict[str, Any]:
+    """The new-run and extrapolation columns of a one-point :class:`PredictionIntervals`."""
+    return {"newrun_lo": float(iv.newrun_lo[0]), "newrun_hi": float(iv.newrun_hi[0]),
+            "extrap_lo": float(iv.extrap_lo[0]), "extrap_hi": float(iv.extrap_hi[0]),
+            "n_backtest": int(iv.n_backtest), "supported": bool(iv.supported[0])}
+
+
+def optimal_row(fit: Fit, boot: Bootstrap | None, c: float, backtest=None) -> dict[str, Any]:
+    """Compute-optimal allocation at C, distance to the largest run, and ``<key>_lo/_hi`` with a bootstrap.
+
+    With a ``backtest`` too, the loss L* a new compute-optimal run reaches gets the new-run and extrapolation
+    intervals as ``L_opt_newrun_lo/hi``, ``L_opt_extrap_lo/hi``, with ``n_backtest`` and ``supported``.
+    """
     row = {"C": c, **{k: float(v) for k, v in fit.optimal(c).items()}, "distance": float(c / fit.data_maxima["C"])}
     if boot is not None:
         for key, band in boot.optimal(c).items():
             row[f"{key}_lo"], row[f"{key}_hi"] = float(band["lo"]), float(band["hi"])
+        if backtest is not None:
+            try:
+                three = _three(optimal_loss_intervals(boot, c, backtest))
+            except (ScalefitError, KeyError, ValueError, TypeError):  # an optimum the replicates cannot reach
+                return row
+            row.update({f"L_opt_{k}" if k.startswith(("newrun", "extrap")) else k: v for k, v in three.items()})
     return row
+
+
+def optimal_loss_intervals(boot: Bootstrap, c: float, backtest):
+    """The three intervals of the loss L* a new compute-optimal run at C reaches, for any law with an
+    allocation (its own ``compute_optimal``): the law band and new-run interval from every replicate's own
+    optimum, the extrapolation interval at the distance of the point estimate's (N_opt, D_opt)."""
+    from .predictive import _noise, compute_span, three_intervals
+
+    fit, law = boot.fit, boot.fit.law
+    cc = np.atleast_1d(float(c))
+    est = law.compute_optimal(fit.params, cc)
+    reps = law.compute_optimal({k: boot.replicates[:, j, None] for j, k in enumerate(boot.names)}, cc)["L_opt"]
+    reps = np.asarray(reps, dtype=float).reshape(len(boot.replicates), -1)
+    band = boot.optimal(cc)["L_opt"]
+    distance = fit.extrapolation(est["N_opt"], est["D_opt"])["distance"]
+    return three_intervals("L_opt", est["N_opt"], est["D_opt"], est["L_opt"], band["lo"], band["hi"], np.log(reps),
+                           distance, boot.level, _noise(fit), backtest.calibration_at(boot.level), compute=cc,
+                           span=compute_span(fit))
 
 
 def plan_row(fit: Fit, boot: Bootstrap | None, target_loss: float | None, compute: float | None,
@@ -211,8 +265,23 @@ def restore(record: dict[str, Any]) -> Results:
                              level=float(h["level"]), held_sizes=tuple(float(v) for v in h.get("held_sizes", [])),
                              warnings=tuple(h.get("warnings", [])))
     meta = {k: record[k] for k in META_KEYS if k in record}
+    bt = None
+    if record.get("backtest"):
+        from .backtest import Backtest
+
+        bt = Backtest.from_dict(record["backtest"])
+    comparison = None if not record.get("comparison") else comparison_from_dict(record["comparison"])
     return Results(fit=fit, bootstrap=boot, holdout=check, requests=Requests.from_dict(record["requests"]),
-                   meta=meta)
+                   meta=meta, backtest=bt, comparison=comparison, profile=record.get("profile"))
+
+
+def comparison_from_dict(d: dict[str, Any]):
+    """A :class:`scalefit.compare.Comparison` from its ``to_dict`` (tables, objective, warnings; the fitted
+    laws' parameters stay in the table's ``params`` column, the Fit objects are not rebuilt)."""
+    from .compare import Comparison
+
+    return Comparison(table=pd.DataFrame(d["table"]), extrapolation=pd.DataFrame(d["extrapolation"]), fits={},
+                      objective=d["objective"], k_max=int(d["k_max"]), warnings=dict(d.get("warnings", {})))
 
 
 def new_meta(command: list[str] | None = None, collected_warnings: list[str] | tuple[str, ...] = (),

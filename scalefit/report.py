@@ -18,6 +18,7 @@ import inspect
 import os
 import shutil
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,14 +27,16 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import plots
+from . import allocation, plots
 from .errors import ExtrapolationWarning, ScalefitError
 from .formatting import NOT_IDENTIFIED, as_float, num, percent
 from .identify import identifiability
 from .record import Requests, Results, build_record, new_meta, read_record, restore, write_record
 
-FAR = 10.0  # an answer farther than this multiple beyond the data is listed among the problems
+FAR = allocation.EXTRAPOLATION_THRESHOLD  # farther than this multiple beyond the data: "(far)" in every table
 FIGURES = ("loss_vs_compute", "isoflop", "allocation", "residuals", "corner", "holdout")
+BACKTEST_BOOT = 0  # bootstrap replicates per backtest cut-off (0: calibration only, law band not graded)
+PROFILE_SECONDS = 8.0  # profile-likelihood intervals taking more CPU seconds are skipped with the reason
 RENDERED_PREFIX = "Rendered "
 
 
@@ -48,7 +51,8 @@ class Section:
 def report(fit, out: str | os.PathLike, bootstrap=None, targets=(), computes=(), plans=(), hardware=None,
            references=None, holdout: bool = True, holdout_boot: int = 200, seed: int | None = 0,
            force: bool = False, command: list[str] | None = None,
-           collected_warnings: list[str] | tuple[str, ...] = ()) -> Path:
+           collected_warnings: list[str] | tuple[str, ...] = (), backtest: bool = True,
+           backtest_boot: int = BACKTEST_BOOT, compare_laws: Sequence[Any] = (), profile: bool = True) -> Path:
     """Write report.html, report.md, fit.json and figures/ for ``fit`` (and its ``bootstrap``) into ``out``.
 
     ``targets`` are (N, D) pairs to predict, ``computes`` budgets (FLOPs) to allocate, ``plans`` dicts with
@@ -56,6 +60,11 @@ def report(fit, out: str | os.PathLike, bootstrap=None, targets=(), computes=(),
     :class:`allocation.Hardware`, ``references`` {name: (N, D)} drawn on the allocation plot.
     ``collected_warnings`` are warnings a caller caught while loading and fitting (the command line passes
     them); the report lists them under "Problems found" with everything else.
+    ``backtest``: with a bootstrap, run :func:`scalefit.backtest.backtest` once (``backtest_boot`` replicates
+    per cut-off; 0 calibrates the extrapolation interval only) for the new-run and extrapolation intervals.
+    ``compare_laws``: other laws (names, import paths or Law objects) compared with the fitted one by
+    :func:`scalefit.compare.compare` in a "Which law" section. ``profile``: try profile-likelihood intervals
+    (skipped with the reason when lmfit fails or takes longer than PROFILE_SECONDS).
     """
     out = Path(out)
     check_output_dir(out, force)
@@ -72,8 +81,81 @@ def report(fit, out: str | os.PathLike, bootstrap=None, targets=(), computes=(),
     requests = Requests(targets=tuple(targets), computes=tuple(computes), plans=tuple(plans), hardware=hardware,
                         references=dict(references or {}))
     meta = new_meta(command, collected_warnings=collected_warnings, holdout_skipped=skipped)
-    record = build_record(Results(fit, bootstrap, check, requests, meta))
+    bt = run_backtest(fit, bootstrap, backtest_boot, seed) if (backtest and bootstrap is not None) else None
+    comparison = run_comparison(fit, compare_laws) if compare_laws else None
+    prof = profile_intervals(fit) if profile else None
+    record = build_record(Results(fit, bootstrap, check, requests, meta, backtest=bt, comparison=comparison,
+                                  profile=prof))
     return render_record(record, out, force=force)
+
+
+def run_backtest(fit, boot, n_boot: int = BACKTEST_BOOT, seed: int | None = 0):
+    """The backtest behind the extrapolation interval, at the bootstrap's level; None when it cannot run."""
+    from .backtest import backtest
+
+    try:
+        return backtest(fit, n_boot=n_boot, level=boot.level, seed=seed)
+    except (ScalefitError, ArithmeticError, ValueError, np.linalg.LinAlgError):
+        return None
+
+
+def run_comparison(fit, laws: Sequence[Any]):
+    """The fitted law compared with ``laws`` on the same runs and objective (:func:`scalefit.compare.compare`)."""
+    from .compare import compare
+
+    delta = fit.objective.delta if fit.objective.kind == "huber" and not fit.delta_source.startswith(
+        "automatic") else None
+    kind = fit.objective.kind if fit.objective.kind in ("huber", "ls") else "huber"
+    return compare(fit.runs, laws=[fit.law, *laws], objective=kind, delta=delta)
+
+
+class _TooSlow(Exception):
+    pass
+
+
+def profile_intervals(fit, seconds: float | None = None) -> dict[str, Any]:
+    """Profile-likelihood intervals (1 and 2 sigma) from :meth:`Fit.profile_intervals`, or the reason they
+    were skipped: lmfit failed, or it took more than ``seconds`` of CPU time (PROFILE_SECONDS; enforced by a
+    CPU-time alarm when running in the main thread, so a busy machine does not change the outcome)."""
+    import signal
+    import threading
+    import time
+
+    limit = PROFILE_SECONDS if seconds is None else seconds
+    timed = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    start = time.perf_counter()
+
+    def stop(signum, frame):
+        raise _TooSlow
+
+    old = signal.signal(signal.SIGPROF, stop) if timed else None
+    try:
+        if timed:
+            signal.setitimer(signal.ITIMER_PROF, limit)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            found = fit.profile_intervals(sigmas=(1.0, 2.0))
+    except _TooSlow:
+        return {"skipped": f"lmfit's profile took more than {limit:g} CPU seconds (the bootstrap intervals stand "
+                           "alone)"}
+    except Exception as exc:
+        return {"skipped": f"lmfit could not profile this fit ({type(exc).__name__}: {one_line_text(exc)})"}
+    finally:
+        if timed:
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            signal.signal(signal.SIGPROF, old)
+    out = {}
+    for name, pairs in found.items():
+        values = [[float(p), float(v)] for p, v in pairs]
+        if not all(np.isfinite(v) for pair in values for v in pair):
+            return {"skipped": f"lmfit's profile of {name} did not close (a limit is not finite)"}
+        out[name] = values
+    return {"sigmas": [1.0, 2.0], "intervals": out, "seconds": round(time.perf_counter() - start, 3)}
+
+
+def one_line_text(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160] + ("..." if len(text) > 160 else "")
 
 
 def check_output_dir(out: Path, force: bool) -> None:
@@ -143,27 +225,160 @@ def document(results: Results, record: dict[str, Any], figure_dir: Path) -> tupl
     """Sections of the report and the figures (name -> base64 PNG), written into ``figure_dir``."""
     fit, boot, check, _req = results.fit, results.bootstrap, results.holdout, results.requests
     answers = record["answers"]
-    sections = [problems_section(results, record), _data_section(record), _form_section(fit), _optimizer_section(fit),
-                _parameter_section(fit, boot), _derived_section(fit, boot, answers),
-                _diagnostics_section(fit, boot), _extrapolation_section(answers),
-                _plan_section(answers), _holdout_section(check, record.get("holdout_skipped")),
-                _regime_section(fit)]
     images = _figures(results, figure_dir)
-    captions = {
-        "loss_vs_compute": "Runs coloured by model size, fitted iso-N curves, compute-optimal frontier L*(C) "
-                           "with its bootstrap band, and requested targets.",
-        "isoflop": "IsoFLOP slices: loss against N at fixed compute, with the optimum and its N_opt interval.",
-        "allocation": "Compute-optimal N_opt(C) and D_opt(C) with bands.",
-        "residuals": "Parity and log residuals by compute and model size.",
-        "corner": "Bootstrap distributions and pairwise scatter of the parameters.",
-        "holdout": "Held-out check: fit on the smaller runs, predict the largest with band and prediction interval.",
-    }
-    sections.append(Section("Figures", figures=[(name, captions[name]) for name in images]))
+    sections = [Section("Summary", summary_lines(results, record)), problems_section(results, record),
+                _data_section(record), _form_section(fit), _optimizer_section(fit),
+                _parameter_section(fit, boot, results.profile), _goodness_section(fit, record),
+                _derived_section(fit, boot, answers), _diagnostics_section(fit, boot),
+                _extrapolation_section(answers, boot is not None, results.backtest is not None),
+                _backtest_section(results, record, images), _plan_section(answers),
+                _holdout_section(check, record.get("holdout_skipped")), _regime_section(fit)]
+    if results.comparison is not None:
+        sections.insert(sections.index(next(x for x in sections if x.title == "Inference-aware plans")),
+                        _comparison_section(results.comparison, images))
+    placed = {name for sec in sections for name, _ in sec.figures}
+    sections.append(Section("Figures", figures=[(name, figure_caption(name)) for name in images
+                                                if name not in placed]))
     sections.append(Section("Reproduce", paragraphs=[
         "Every number above is in fit.json (schema " + record["schema"] + ") at full precision, with the input "
         "table and the bootstrap replicates. Re-render this report without refitting: "
         "`scalefit report fit.json`. Refit: `" + " ".join(record.get("command") or ["scalefit", "fit", "..."]) + "`."]))
     return sections, images
+
+
+def figure_caption(name: str) -> str:
+    """What a reader should look at in a figure: the first paragraph of its maker's docstring."""
+    if name in plots.FIGURES:
+        text = plots.FIGURES[name][1]
+    elif name == "backtest":
+        from .plots_backtest import backtest_figure
+
+        text = plots.caption(backtest_figure)
+    elif name == "compare":
+        from .compare_plots import comparison
+
+        text = plots.caption(comparison)
+    else:
+        return name
+    return text.split(" Returns the Figure")[0].split(" Returns a Figure")[0]
+
+
+def far(distance: Any) -> str:
+    """A distance beyond the data as "12.3x", with " (far)" past FAR: the one flag every table uses."""
+    value = as_float(distance)
+    if value is None:
+        return "n/a"
+    return f"{_f(value, 3)}x" + (" (far)" if value > FAR else "")
+
+
+def _pair(lo: Any, hi: Any, digits: int = 5) -> str:
+    a, b = as_float(lo), as_float(hi)
+    if a is None or b is None or not (np.isfinite(a) and np.isfinite(b)):
+        return "n/a"
+    return f"[{_f(a, digits)}, {_f(b, digits)}]"
+
+
+# -- summary ---------------------------------------------------------------------------------------------------
+def summary_lines(results: Results, record: dict[str, Any]) -> list[str]:
+    """The report's opening (and the end of ``scalefit fit``'s output): the answer, how far to trust it, and
+    what to do next. One paragraph per line."""
+    fit, boot, bt, check = results.fit, results.bootstrap, results.backtest, results.holdout
+    answers = record["answers"]
+    pct = round(boot.level * 100) if boot is not None else None
+    lines = ["**The answer.**"]
+    for r in answers["predictions"]:
+        text = f"Loss at N = {_f(r['N'], 3)}, D = {_f(r['D'], 3)}: {_f(r['loss'], 5)} nats/token"
+        if "lo" in r:
+            text += f"; {pct}% law band {_pair(r['lo'], r['hi'])}"
+        if "newrun_lo" in r:
+            text += (f", new-run interval {_pair(r['newrun_lo'], r['newrun_hi'])}, extrapolation interval "
+                     f"{_pair(r['extrap_lo'], r['extrap_hi'])} (resting on {r['n_backtest']} backtest points)")
+        lines.append(text + f"; {far(r['distance'])} beyond the data.")
+    for r in answers["optimal"]:
+        def band(key, r=r):
+            return f" {_pair(r[key + '_lo'], r[key + '_hi'], 4)}" if key + "_lo" in r else ""
+        text = (f"Compute-optimal at C = {_f(r['C'], 3)} FLOPs: N_opt = {_f(r['N_opt'], 4)}{band('N_opt')}, "
+                f"D_opt = {_f(r['D_opt'], 4)}{band('D_opt')} ({_f(r['tokens_per_param'], 3)} tokens/parameter), "
+                f"L* = {_f(r['L_opt'], 5)}")
+        if "L_opt_lo" in r:
+            text += f", law band {_pair(r['L_opt_lo'], r['L_opt_hi'])}"
+        if "L_opt_newrun_lo" in r:
+            text += (f", new-run interval {_pair(r['L_opt_newrun_lo'], r['L_opt_newrun_hi'])}, extrapolation "
+                     f"interval {_pair(r['L_opt_extrap_lo'], r['L_opt_extrap_hi'])} ({r['n_backtest']} backtest "
+                     "points)")
+        lines.append(text + f"; {far(r['distance'])} the largest run's compute.")
+    if not answers["predictions"] and not answers["optimal"]:
+        lines.append(f"Fitted L({', '.join(fit.inputs)}) = {fit.law.formula_text()} with "
+                     + ", ".join(f"{k} = {_f(v, 4)}" for k, v in fit.params.items())
+                     + ". No targets or budgets were requested (--target, --compute).")
+    if boot is None:
+        lines.append("No bootstrap was run: the answers have no intervals.")
+    elif pct is not None:
+        lines.append(f"All intervals are {pct}%: the law band is where the fitted curve lies; the new-run interval "
+                     "where one new training run lands (adds run-to-run noise); the extrapolation interval adds "
+                     "the law's own error beyond the data, measured by backtests on this sweep.")
+    lines.append("**How far to trust it.**")
+    verdict = identifiability(fit, boot)
+    lines.append(f"Identifiability: {verdict.status}" + ("" if verdict.identified else
+                 f" ({', '.join(verdict.parameters) or 'see Problems found'})") + ".")
+    reach = _largest_distance(answers)
+    if bt is not None:
+        lines.append(f"Backtest: {bt.verdict(reach).removeprefix('backtest: ')}.")
+    elif boot is not None:
+        lines.append("Backtest: not run (--no-backtest): nothing measures how wrong the law is beyond the data.")
+    if reach is not None:
+        lines.append(f"Extrapolation distance: the farthest requested answer lies {far(reach)} beyond the data "
+                     "(largest of its N, D and compute ratios to the largest fitted).")
+    if check is not None:
+        lines.append(f"Held-out check: {check.verdict_line()}.")
+    lines.append("**What to do next.**")
+    lines += [f"- {step}" for step in next_steps(results, record, reach)]
+    return lines
+
+
+def _largest_distance(answers: dict[str, Any]) -> float | None:
+    values = [as_float(r.get("distance")) for r in (*answers["predictions"], *answers["optimal"])]
+    values = [v for v in values if v is not None]
+    return max(values) if values else None
+
+
+def _unsupported(bt, reach: float | None) -> bool:
+    if bt is None or reach is None:
+        return False
+    return not bt.calibration.available or not bool(bt.calibration.supports(reach))
+
+
+def next_steps(results: Results, record: dict[str, Any], reach: float | None) -> list[str]:
+    """Concrete next actions, most useful first, from what the fit, the backtest and the checks found."""
+    fit, boot, bt, check = results.fit, results.bootstrap, results.backtest, results.holdout
+    steps = []
+    verdict = identifiability(fit, boot)
+    if not verdict.identified:
+        steps.append("Do not quote the unidentified parameters; add runs that vary the quantity they describe "
+                     "(more model sizes and token counts, especially larger ones), or fix/tie them in the law.")
+    if boot is None:
+        steps.append("Rerun with --bootstrap 1000 for intervals on every answer.")
+    if _unsupported(bt, reach):
+        steps.append(f"Before betting compute on the {far(reach)} extrapolation, train a model closer to the target "
+                     f"(the backtest reaches {_f(bt.calibration.max_distance, 3)}x); the extrapolation interval "
+                     "there extrapolates the error model itself.")
+    elif reach is not None and reach > FAR:
+        steps.append(f"The answers lie {far(reach)} beyond the data: quote the extrapolation interval, not the law "
+                     "band.")
+    if check is not None and check.verdict != "PASSES":
+        steps.append("The held-out check fails: compare other laws (--compare-law kaplan) and inspect the residuals "
+                     "per model size for a trend the form misses.")
+    if results.comparison is not None and len(results.comparison.table):
+        t = results.comparison.table
+        if "llo_mean" in t and t["llo_mean"].notna().any():
+            best = str(t.loc[t["llo_mean"].idxmin(), "law"])
+            if best != str(t["law"].iloc[0]):
+                steps.append(f"The law `{best}` extrapolated better in leave-largest-out than the fitted law: see "
+                             "Which law.")
+    if not steps:
+        steps.append("Nothing blocks these answers: use them with the extrapolation interval; to reach further, "
+                     "add runs at larger compute and refit.")
+    return steps
 
 
 def _f(x: Any, digits: int = 6, nonfinite: str | None = None) -> str:
@@ -210,6 +425,9 @@ def problems(results: Results, record: dict[str, Any]) -> list[tuple[str, str]]:
     elif record.get("holdout_skipped"):
         add("held-out check", f"skipped: {record['holdout_skipped']}")
     answers = record["answers"]
+    reach = _largest_distance(answers)
+    if _unsupported(results.backtest, reach):
+        add("backtest", results.backtest.verdict(reach))
     for r in answers["predictions"]:
         dist = as_float(r.get("distance"))
         if dist is not None and dist > FAR:
@@ -291,36 +509,104 @@ def _optimizer_section(fit) -> Section:
         "terms and, in the Problems section, the bootstrap intervals)."])
 
 
-def _parameter_section(fit, boot) -> Section:
+def spread(values: np.ndarray) -> str:
+    """The scale of a bootstrap distribution that fits its shape: "x/ f" (the factor exp(sd of log value))
+    when every replicate is positive, else "+/- sd". NaN (not identified) when it is not finite."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return NOT_IDENTIFIED
+    if np.all(v > 0):
+        factor = float(np.exp(np.std(np.log(v), ddof=1)))
+        return f"×/÷ {num(factor, 3, nonfinite=NOT_IDENTIFIED)}"
+    return f"± {num(float(np.std(v, ddof=1)), 3, nonfinite=NOT_IDENTIFIED)}"
+
+
+def _profile_pair(pairs: list[list[float]], sigma_prob: float) -> str:
+    """[lo, hi] at one lmfit sigma level from conf_interval's [(prob, value), ...] (lo first, then hi)."""
+    values = [v for p_, v in pairs if abs(p_ - sigma_prob) < 1e-3]
+    return _pair(values[0], values[-1], 5) if len(values) == 2 else "n/a"
+
+
+def _parameter_section(fit, boot, profile: dict[str, Any] | None = None) -> Section:
     names = list(fit.law.param_names)
     lost = set(identifiability(fit, boot).parameters)
+    prof = (profile or {}).get("intervals") or {}
 
     def status(n: str) -> str:
         return NOT_IDENTIFIED if n in lost else "yes"
 
+    def prof_cells(n: str) -> list[str]:
+        if not prof:
+            return []
+        pairs = prof.get(n)
+        return ["fixed or tied"] if pairs is None else [_profile_pair(pairs, 0.6827), _profile_pair(pairs, 0.9545)]
+
+    header = ["parameter", "estimate"]
     if boot is None:
-        rows = [[n, _f(fit.params[n], 8), "", "", "", status(n)] for n in names]
-        note = "No bootstrap was run: parameters have no intervals."
+        rows = [[n, _f(fit.params[n], 8), *prof_cells(n), status(n)] for n in names]
+        note = "No bootstrap was run: parameters have no bootstrap intervals."
     else:
         iv = boot.intervals()
-        rows = [[n, _f(fit.params[n], 8), _f(iv[n]["se"], 4, NOT_IDENTIFIED), _f(iv[n]["lo"], 6), _f(iv[n]["hi"], 6),
-                 status(n)] for n in names]
-        note = (f"Intervals: {round(boot.level * 100)}% {boot.method} intervals from {len(boot.replicates)} "
+        pct = round(boot.level * 100)
+        column = {name: boot.replicates[:, j] for j, name in enumerate(boot.names)}
+        header += ["spread", f"{pct}% interval"]
+        rows = [[n, _f(fit.params[n], 8), spread(column[n]) if n in column else "",
+                 _pair(iv[n]["lo"], iv[n]["hi"], 6), *prof_cells(n), status(n)] for n in names]
+        note = (f"Intervals: {pct}% {boot.method} intervals from {len(boot.replicates)} "
                 f"{boot.scheme}-bootstrap replicates (seed {boot.seed}; {boot.failed} failed and excluded; "
                 f"{boot.global_checks['checked']} replicates re-solved by the global method, "
                 f"{len(boot.global_checks['mismatches'])} mismatches).")
+    if prof:
+        header += ["profile 68%", "profile 95%"]
+    header.append("identified")
     if lost:
         whose = "their estimates and intervals describe" if len(lost) > 1 else "its estimate and interval describe"
         note += (f" The data do not identify {', '.join(n for n in names if n in lost)} (see Problems found): "
                  f"{whose} the optimizer, not the data.")
-    return Section("Parameters", [note], [(["parameter", "estimate", "se", "lo", "hi", "identified"], rows)])
+    notes = [note]
+    if boot is not None:
+        notes.append("Spread: for a parameter whose replicates are all positive, ×/÷ f with f = exp(sd of "
+                     "log(replicate)), the multiplicative scale of a right-skewed distribution (estimate ×/÷ f "
+                     "covers about 68% when log(value) is roughly normal); otherwise ± the sd of the replicates. "
+                     "Read the interval, not the spread, for the uncertainty.")
+    if prof:
+        notes.append(f"Profile-likelihood intervals (lmfit.conf_interval at 1 and 2 sigma, {profile['seconds']:g} s) "
+                     "are a cross-check: their F-test calibration assumes Gaussian log residuals, so where they "
+                     "disagree with the bootstrap, trust the bootstrap.")
+    elif profile and profile.get("skipped"):
+        notes.append(f"Profile-likelihood intervals skipped: {profile['skipped']}.")
+    return Section("Parameters", notes, [(header, rows)])
+
+
+def _goodness_section(fit, record: dict[str, Any]) -> Section:
+    from .goodness import residuals_by_group
+
+    g = record.get("goodness") or {}
+    stats = [["runs n", str(g.get("n", ""))], ["free law parameters", str(g.get("n_params", ""))],
+             ["degrees of freedom", str(g.get("dof", ""))],
+             ["residual sd (log loss, ~relative error)", _f(g.get("residual_sd"), 4)],
+             ["mean |log residual|", _f(g.get("mean_abs_residual"), 4)],
+             ["max |log residual|", _f(g.get("max_abs_residual"), 4)],
+             ["Huber pseudo-log-likelihood" if fit.objective.kind != "ls" else "log-likelihood",
+              _f(g.get("loglik"), 6)], ["AIC", _f(g.get("aic"), 6)], ["BIC", _f(g.get("bic"), 6)]]
+    groups = residuals_by_group(fit)
+    rows = [[str(r.group), _f(r.N, 4), str(int(r.runs)), f"{r.bias:+.4f}", _f(r.mean_abs, 3), _f(r.max_abs, 3)]
+            for r in groups.itertuples()]
+    return Section("Goodness of fit", [
+        "Log residuals r = log(predicted) - log(observed) of the fit. The likelihood reads the objective as the "
+        "negative log-density of r with a fitted scale (see scalefit.goodness); compare AIC/BIC only between "
+        "fits to the same runs with the same objective.",
+        "Residuals per model size: a bias that trends with N is a shape the law does not capture "
+        "(bias > 0: the law over-predicts that size's loss)."],
+        [(["quantity", "value"], stats),
+         (["group", "N", "runs", "bias (mean r)", "mean |r|", "max |r|"], rows)])
 
 
 def _derived_section(fit, boot, answers) -> Section:
-    header = ["quantity", "estimate", "se", "lo", "hi"]
+    header = ["quantity", "estimate", "interval"]
     iv = boot.intervals() if boot is not None else {}
-    rows = [[k, _f(v, 6)] + ([_f(iv[k]["se"], 4), _f(iv[k]["lo"], 6), _f(iv[k]["hi"], 6)] if k in iv else
-                             ["", "", ""]) for k, v in fit.derived.items()]
+    rows = [[k, _f(v, 6), _pair(iv[k]["lo"], iv[k]["hi"], 6) if k in iv else ""] for k, v in fit.derived.items()]
     tables = [(header, rows)]
     doc = inspect.getdoc(type(fit.law).derived) or ""
     parts = [" ".join(p.split()) for p in doc.split("Works elementwise")[0].split("\n\n") if p.strip()]
@@ -332,11 +618,19 @@ def _derived_section(fit, boot, answers) -> Section:
             def cell(key, r=r):
                 band = f" [{_f(r[key + '_lo'], 4)}, {_f(r[key + '_hi'], 4)}]" if key + "_lo" in r else ""
                 return _f(r[key], 4) + band
+            three = [_pair(r.get("L_opt_newrun_lo"), r.get("L_opt_newrun_hi")),
+                     _pair(r.get("L_opt_extrap_lo"), r.get("L_opt_extrap_hi")), str(r.get("n_backtest", "n/a"))] \
+                if "L_opt_newrun_lo" in r else []
             opt_rows.append([_f(r["C"], 4), cell("N_opt"), cell("D_opt"), cell("tokens_per_param"), cell("L_opt"),
-                             _f(r["distance"], 3) + "x"])
-        tables.append((["C (FLOPs)", "N_opt", "D_opt", "tokens/param", "L* (nats/token)", "C / largest run"],
-                       opt_rows))
-        paragraphs.append("Compute-optimal allocation at the requested budgets, with intervals in brackets.")
+                             *three, far(r["distance"])])
+        three_header = ["L* new-run interval", "L* extrapolation interval", "backtest points"] \
+            if any("L_opt_newrun_lo" in r for r in answers["optimal"]) else []
+        tables.append((["C (FLOPs)", "N_opt", "D_opt", "tokens/param", "L* (nats/token), law band", *three_header,
+                        "C / largest run"], opt_rows))
+        paragraphs.append("Compute-optimal allocation at the requested budgets, with law bands in brackets"
+                          + ("; the loss a new compute-optimal run reaches also gets the new-run and extrapolation "
+                             "intervals (N_opt and D_opt have a law band only: run noise does not move the optimum)"
+                             if three_header else "") + f". '(far)' marks more than {FAR:g}x beyond the data.")
     return Section("Derived quantities and compute-optimal allocation", paragraphs, tables)
 
 
@@ -359,19 +653,83 @@ def _diagnostics_section(fit, boot) -> Section:
     return Section("Diagnostics and warnings", lines, [(["correlation", *names], corr)])
 
 
-def _extrapolation_section(answers) -> Section:
+def _extrapolation_section(answers, has_boot: bool = True, has_backtest: bool = False) -> Section:
     if not answers["predictions"]:
         return Section("Extrapolation", ["No targets were requested (use --target N=...,D=...)."])
+    three = any("newrun_lo" in r for r in answers["predictions"])
     rows = []
     for r in answers["predictions"]:
-        band = f"[{_f(r['lo'], 5)}, {_f(r['hi'], 5)}]" if "lo" in r else "n/a"
-        flag = " (far)" if r["distance"] > 10 else ""
-        rows.append([_f(r["N"], 4), _f(r["D"], 4), _f(r["C"], 4), _f(r["loss"], 6), band,
-                     _f(r["N_ratio"], 3), _f(r["D_ratio"], 3), _f(r["C_ratio"], 3) + flag, r["regime"]])
-    return Section("Extrapolation", [
-        "Predicted loss at the requested (N, D), with the bootstrap interval of the law's prediction and how far each "
-        "lies beyond the data (ratio to the largest N, D and compute fitted; '(far)' past 10x)."],
-        [(["N", "D", "C (FLOPs)", "loss (nats/token)", "interval", "N ratio", "D ratio", "C ratio", "regime"], rows)])
+        row = [_f(r["N"], 4), _f(r["D"], 4), _f(r["C"], 4), _f(r["loss"], 6), _pair(r.get("lo"), r.get("hi"))]
+        if three:
+            row += [_pair(r.get("newrun_lo"), r.get("newrun_hi")), _pair(r.get("extrap_lo"), r.get("extrap_hi")),
+                    str(r.get("n_backtest", "n/a"))]
+        rows.append([*row, _f(r["N_ratio"], 3), _f(r["D_ratio"], 3), _f(r["C_ratio"], 3), far(r["distance"]),
+                     r["regime"]])
+    header = ["N", "D", "C (FLOPs)", "loss (nats/token)", "law band"]
+    if three:
+        header += ["new-run interval", "extrapolation interval", "backtest points"]
+    header += ["N ratio", "D ratio", "C ratio", "distance", "regime"]
+    text = ("Predicted loss at the requested (N, D) and how far each lies beyond the data (ratio to the largest N, "
+            f"D and compute fitted; distance = the largest ratio, '(far)' past {FAR:g}x).")
+    if three:
+        text += (" Three intervals: the law band (where the fitted curve lies), the new-run interval (where one new "
+                 "run lands: adds run-to-run noise) and the extrapolation interval (adds the law's error beyond the "
+                 "data, calibrated on the backtest points counted beside it).")
+    elif not has_boot:
+        text += " No bootstrap was run: no intervals."
+    elif not has_backtest:
+        text += " The backtest was not run (--no-backtest): only the law band is shown."
+    return Section("Extrapolation", [text], [(header, rows)])
+
+
+def _backtest_section(results: Results, record: dict[str, Any], images: dict[str, str]) -> Section:
+    bt = results.backtest
+    if bt is None:
+        why = "no bootstrap was run" if results.bootstrap is None else "it was skipped (--no-backtest) or failed"
+        return Section("Backtest", [f"Not run: {why}. Without it nothing measures how wrong the law is beyond the "
+                                    "data, and predictions have a law band only."])
+    reach = _largest_distance(record["answers"])
+    lines = [bt.verdict(reach)[0].upper() + bt.verdict(reach)[1:] + ".",
+             f"Fit on the runs below each cut-off (by model size N and by compute C), predict the runs above; each "
+             f"held-out run is one point. Extrapolation rule: {bt.calibration.describe()}.",
+             "Coverage: the share of held-out points inside each interval of the sub-fit, with an exact binomial test "
+             "against the nominal level (nested cut-offs share runs, so read p as a guide). The extrapolation "
+             "interval of each point is cross-fitted: calibrated without that point's cut-off and run."]
+    if bt.n_boot == 0:
+        lines.append("The cut-off fits were not bootstrapped (to keep the report fast), so the law band is not "
+                     "graded here; the new-run interval of a point is centred on its sub-fit's prediction.")
+    lines += [f"Skipped: {x}" for x in bt.skipped]
+    cov = bt.coverage()
+    rows = [[r.interval, str(int(r.inside)), str(int(r.n)), num(r.coverage, 3, "f"), num(r.nominal, 2, "f"),
+             num(r.p_value, 3), "not graded (cut-off fits not bootstrapped)" if (r.n == 0 and bt.n_boot == 0)
+             else r.verdict] for r in cov.itertuples()]
+    ok = bt.cutoffs[bt.cutoffs["status"].astype(str).str.startswith("ok")]
+    cut_rows = [[str(r.kind), _f(r.cut, 4), str(int(r.n_train)), str(int(r.n_held)), str(r.status)]
+                for r in bt.cutoffs.itertuples()]
+    lines.append(f"{len(ok)} of {len(bt.cutoffs)} cut-offs fitted.")
+    return Section("Backtest", lines,
+                   [(["interval", "inside", "of", "share", "nominal", "p-value", "verdict"], rows),
+                    (["cut by", "cut-off", "training runs", "held-out runs", "status"], cut_rows)],
+                   [("backtest", figure_caption("backtest"))] if "backtest" in images else [])
+
+
+def _comparison_section(comparison, images: dict[str, str]) -> Section:
+    t = comparison.table
+    ks = [int(c.split("_")[1]) for c in t.columns if c.startswith("llo_") and c.split("_")[1].isdigit()]
+    rows = [[str(r["law"]), str(r["formula"]), str(int(r["free_params"])), num(r["objective"], 6),
+             num(r["aic"], 5), num(r["delta_aic"], 3, "f"), num(r["bic"], 5)]
+            + [num(r.get(f"llo_{k}"), 3) for k in ks] + [str(bool(r["converged"]))] for r in t.to_dict("records")]
+    n_runs = t["runs"].iloc[0] if len(t) else 0
+    lines = [f"The fitted law (first row) against the others, each fitted to the same {n_runs} "
+             f"runs with the same objective ({comparison.objective}). AIC/BIC from the Huber pseudo-likelihood "
+             "(lower is better; differences below ~2 do not discriminate). LLO k: leave-largest-out error, the mean "
+             "|log predicted - log observed| on the k largest model sizes when fitted without them (lower "
+             "extrapolates better)."]
+    for label, messages in comparison.warnings.items():
+        lines += [f"Warning ({label}): {m}" for m in messages]
+    header = ["law", "form", "free", "objective", "AIC", "ΔAIC", "BIC", *[f"LLO k={k}" for k in ks], "converged"]
+    return Section("Which law", lines, [(header, rows)],
+                   [("compare", figure_caption("compare"))] if "compare" in images else [])
 
 
 def _plan_section(answers) -> Section:
@@ -397,12 +755,13 @@ def _holdout_section(check, skipped: str | None = None) -> Section:
         return Section("Held-out check", [f"Skipped: {skipped}." if skipped else "Not run (--no-holdout)."])
     t = check.table
     rows = [[str(r.group), _f(r.N, 4), _f(r.D, 4), _f(r.loss, 5), _f(r.predicted, 5),
-             f"[{_f(r.lo, 5)}, {_f(r.hi, 5)}]", f"[{_f(r.pi_lo, 5)}, {_f(r.pi_hi, 5)}]", _f(r.distance, 3)]
+             f"[{_f(r.lo, 5)}, {_f(r.hi, 5)}]", f"[{_f(r.pi_lo, 5)}, {_f(r.pi_hi, 5)}]", far(r.distance)]
             for r in t.itertuples()]
     paragraphs = [check.summary()]
     paragraphs += [f"Warning from the sub-fit without the largest model sizes: {w}" for w in check.warnings]
     return Section("Held-out check", paragraphs,
-                   [(["group", "N", "D", "observed", "predicted", "band", "prediction interval", "distance"], rows)])
+                   [(["group", "N", "D", "observed", "predicted", "law band", "new-run (prediction) interval",
+                      "distance"], rows)])
 
 
 def _regime_section(fit) -> Section:
@@ -429,6 +788,10 @@ def _figures(results: Results, figure_dir: Path) -> dict[str, str]:
     }
     if not fit.has_allocation:
         makers = {"residuals": makers["residuals"], "corner": makers["corner"]}
+    if results.backtest is not None and len(results.backtest.table):
+        makers["backtest"] = lambda: results.backtest.figure()
+    if results.comparison is not None and len(results.comparison.table):
+        makers["compare"] = lambda: results.comparison.plot()
     images = {}
     with warnings.catch_warnings(), plt.style.context("default"):
         warnings.simplefilter("ignore", ExtrapolationWarning)
@@ -448,7 +811,8 @@ padding:0 1em;color:#111;line-height:1.45}h1{font-size:1.6em}h2{font-size:1.25em
 padding-bottom:.2em;margin-top:1.6em}table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
 th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f2f2f2}td:first-child,
 th:first-child{text-align:left}figure{margin:1em 0}figure img{max-width:100%;height:auto}figcaption{font-size:.9em;
-color:#444}code{background:#f5f5f5;padding:0 .2em}.meta{color:#555;font-size:.9em}"""
+color:#444}code{background:#f5f5f5;padding:0 .2em}.meta{color:#555;font-size:.9em}
+h3{font-size:1.05em;margin:1em 0 .3em}"""
 
 CHECK_SCRIPT = ("window.addEventListener('load',function(){var i=Array.prototype.slice.call(document.images);"
                 "document.body.setAttribute('data-figures-loaded',i.filter(function(x){return x.complete&&"
@@ -459,6 +823,25 @@ def _inline(text: str) -> str:
     """Escape, then turn `code` spans into <code>."""
     parts = html.escape(text).split("`")
     return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _html_paragraphs(paragraphs: list[str]) -> list[str]:
+    """Paragraphs as HTML: "**Title.**" alone becomes a sub-heading, runs of "- item" a list."""
+    out, items = [], []
+    for p in [*paragraphs, ""]:
+        if p.startswith("- "):
+            items.append(f"<li>{_inline(p[2:])}</li>")
+            continue
+        if items:
+            out += ["<ul>", *items, "</ul>"]
+            items = []
+        if not p:
+            continue
+        if p.startswith("**") and p.endswith("**") and p.count("**") == 2:
+            out.append(f"<h3>{_inline(p[2:-2])}</h3>")
+        else:
+            out.append(f"<p>{_inline(p)}</p>")
+    return out
 
 
 def to_html(sections: list[Section], images: dict[str, str], record: dict[str, Any], rendered: str) -> str:
@@ -472,7 +855,7 @@ def to_html(sections: list[Section], images: dict[str, str], record: dict[str, A
            f"{html.escape(str(record.get('created')))}</p>", f'<p class="meta">{html.escape(rendered)}</p>']
     for s in sections:
         out.append(f"<h2>{html.escape(s.title)}</h2>")
-        out += [f"<p>{_inline(p)}</p>" for p in s.paragraphs]
+        out += _html_paragraphs(s.paragraphs)
         for header, rows in s.tables:
             out.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header)
                        + "</tr></thead><tbody>")
@@ -495,7 +878,7 @@ def to_markdown(sections: list[Section], record: dict[str, Any], rendered: str) 
         for p in s.paragraphs:
             out += [p, ""]
         for header, rows in s.tables:
-            out.append("| " + " | ".join(header) + " |")
+            out.append("| " + " | ".join(h.replace("|", "\\|") for h in header) + " |")
             out.append("|" + "|".join(["---"] * len(header)) + "|")
             out += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]
             out.append("")

@@ -25,6 +25,8 @@ from scalefit import datasets
 from scalefit.record import read_record, restore
 from scalefit.report import FIGURES, RENDERED_PREFIX
 
+ALL_FIGURES = (*FIGURES, "backtest")  # the backtest figure sits in its own section
+
 
 @pytest.fixture(scope="module")
 def example_report(tmp_path_factory):
@@ -53,19 +55,21 @@ def test_fit_with_no_runs_uses_the_bundled_example_and_matches_the_api(example_r
     plan = record["answers"]["plans"][0]
     assert plan["N"] == api.plan(target_loss=2.0, inference_tokens=1e13).N
     assert sorted(p.name for p in (example_report / "figures").iterdir()) == sorted(
-        f"{n}.{ext}" for n in FIGURES for ext in ("png", "svg"))
+        f"{n}.{ext}" for n in ALL_FIGURES for ext in ("png", "svg"))
 
 
 def test_report_follows_the_checklist(example_report):
     md = (example_report / "report.md").read_text()
-    assert md.split("\n## ")[1].startswith("Problems found")  # the first section
-    for heading in ("Problems found", "Data and filters", "Functional form", "Objective and optimizer", "Parameters",
+    assert md.split("\n## ")[1].startswith("Summary")  # the first section, then the problems
+    assert md.split("\n## ")[2].startswith("Problems found")
+    for heading in ("Summary", "Goodness of fit", "Backtest",
+                    "Problems found", "Data and filters", "Functional form", "Objective and optimizer", "Parameters",
                     "Derived quantities", "Diagnostics and warnings", "Extrapolation", "Inference-aware plans",
                     "Held-out check", "Figures"):
         assert f"## {heading}" in md, heading
     assert "delta=" in md and "cluster-bootstrap replicates" in md
     html = (example_report / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == len(FIGURES)
+    assert html.count("data:image/png;base64,") == len(ALL_FIGURES)
     assert "http://" not in html and "https://" not in html  # self-contained: nothing fetched
 
 
@@ -149,8 +153,8 @@ def load_in_browser(path: Path) -> tuple[str, str]:
 def test_html_report_loads_in_a_real_browser_with_every_figure(example_report):
     dom, console = load_in_browser(example_report / "report.html")
     assert console == ""
-    assert f'data-figures-loaded="{len(FIGURES)}"' in dom
-    assert dom.count("<figure") == len(FIGURES)
+    assert f'data-figures-loaded="{len(ALL_FIGURES)}"' in dom
+    assert dom.count("<figure") == len(ALL_FIGURES)
 
 
 def test_the_browser_check_can_fail(tmp_path):
@@ -333,3 +337,125 @@ def test_help_has_examples_and_every_command():
     top = run_cli("--help").stdout
     for command in ("fit", "report", "predict", "optimal", "plan", "runs", "datasets"):
         assert command in top
+
+
+# -- the three intervals, the backtest, the summary, goodness of fit (issues 14, 15) -----------------------------
+def _section(md: str, title: str) -> str:
+    return next(s for s in md.split("\n## ") if s.startswith(title))
+
+
+def test_report_opens_with_a_summary_of_the_answer_and_the_three_intervals(example_report):
+    record = read_record(example_report / "fit.json")
+    results = restore(record)
+    pred = record["answers"]["predictions"][0]
+    assert pred["newrun_lo"] <= pred["lo"] <= pred["loss"] <= pred["hi"] <= pred["newrun_hi"]  # nested
+    assert pred["extrap_lo"] <= pred["newrun_lo"] and pred["newrun_hi"] <= pred["extrap_hi"]
+    assert pred["n_backtest"] == results.backtest.n_points > 0
+    iv = results.bootstrap.predict_intervals(7e9, 1.4e11, backtest=results.backtest)
+    assert pred["extrap_hi"] == pytest.approx(float(iv.extrap_hi[0]), rel=1e-12)
+    opt = record["answers"]["optimal"][0]
+    assert opt["L_opt_newrun_lo"] < opt["L_opt"] < opt["L_opt_newrun_hi"] <= opt["L_opt_extrap_hi"]
+    md = (example_report / "report.md").read_text()
+    summary = _section(md, "Summary")
+    for text in ("law band", "new-run interval", "extrapolation interval", f"{pred['n_backtest']} backtest points",
+                 "Identifiability:", "Backtest:", "Extrapolation distance:", "What to do next"):
+        assert text in summary, text
+    assert f"{pred['extrap_lo']:.5g}" in summary and f"{opt['N_opt']:.4g}" in summary
+    table = _section(md, "Extrapolation")
+    assert "| new-run interval | extrapolation interval | backtest points |" in table
+
+
+def test_backtest_section_has_the_coverage_table_and_figure(example_report):
+    record = read_record(example_report / "fit.json")
+    section = _section((example_report / "report.md").read_text(), "Backtest")
+    cov = {row["interval"]: row for row in record["backtest"]["coverage"]}
+    extrap = cov["extrapolation interval"]
+    assert f"| extrapolation interval | {extrap['inside']} | {extrap['n']} |" in section
+    assert "binomial" in section and "figures/backtest.png" in section
+
+
+def test_parameter_table_shows_a_multiplicative_spread_and_profile_intervals(example_report):
+    record = read_record(example_report / "fit.json")
+    section = _section((example_report / "report.md").read_text(), "Parameters")
+    header = section.split("\n| parameter")[1].split("\n")[0]
+    assert "| se |" not in header and "spread" in header
+    reps = np.array(record["bootstrap"]["replicates"])
+    a = reps[:, record["bootstrap"]["names"].index("A")]
+    factor = float(np.exp(np.std(np.log(a), ddof=1)))
+    assert f"×/÷ {factor:.3g}" in section.split("\n| A |")[1].split("\n")[0]
+    if "skipped" in record["profile"]:  # too slow on this machine: the report must say so
+        assert f"Profile-likelihood intervals skipped: {record['profile']['skipped']}" in section
+    else:
+        assert "profile 95%" in header
+        prof = record["profile"]["intervals"]["alpha"]
+        assert prof[0][1] < record["fit"]["params"]["alpha"] < prof[-1][1]
+
+
+def test_profile_intervals_are_skipped_with_a_reason_when_slow():
+    from scalefit.report import profile_intervals
+
+    fit = scalefit.fit(datasets.load("example_chinchilla"))
+    slow = profile_intervals(fit, seconds=1e-3)
+    assert "more than 0.001 CPU seconds" in slow["skipped"]
+
+
+def test_goodness_of_fit_block_and_residuals_per_model_size(example_report):
+    from scalefit.goodness import goodness_of_fit
+
+    record = read_record(example_report / "fit.json")
+    g = goodness_of_fit(restore(record).fit)
+    assert record["goodness"]["aic"] == pytest.approx(g["aic"], rel=1e-12)
+    section = _section((example_report / "report.md").read_text(), "Goodness of fit")
+    assert f"| AIC | {g['aic']:.6g} |" in section and f"| degrees of freedom | {g['dof']} |" in section
+    assert section.count("| size-") == record["data"]["groups"]
+
+
+def test_far_flag_is_the_same_threshold_everywhere(example_report):
+    from scalefit.report import FAR, far
+
+    assert far(FAR * 1.01).endswith("(far)") and not far(FAR * 0.99).endswith("(far)")
+    md = (example_report / "report.md").read_text()
+    assert "past 10x" in md and "more than 10x" in md and FAR == 10
+
+
+def test_record_round_trips_the_new_results(example_report, tmp_path):
+    from scalefit.record import build_record
+
+    record = read_record(example_report / "fit.json")
+    results = restore(record)
+    again = json.loads(json.dumps(build_record(results)))
+    for key in ("backtest", "profile", "goodness", "answers", "comparison"):
+        assert again[key] == record[key], key
+    pd_testing = pytest.importorskip("pandas.testing")
+    pd_testing.assert_frame_equal(restore(again).backtest.table, results.backtest.table)
+
+
+def test_predict_prints_the_three_intervals(example_report):
+    done = run_cli("predict", example_report / "fit.json", "--N", "7B", "--D", "140B")
+    assert done.returncode == 0, done.stderr
+    header = done.stdout.splitlines()[0]
+    for name in ("law band", "new-run interval", "extrapolation interval", "backtest pts"):
+        assert name in header
+    rows = json.loads(run_cli("predict", example_report / "fit.json", "--N", "7B", "--D", "140B", "--json").stdout)
+    assert rows[0]["extrap_lo"] < rows[0]["newrun_lo"] < rows[0]["lo"]
+
+
+def test_fit_with_compare_law_and_no_backtest(tmp_path):
+    out = tmp_path / "cmp"
+    done = run_cli("fit", "--bootstrap", "20", "--no-holdout", "--no-backtest", "--compare-law", "kaplan",
+                   "--target", "N=7B,D=140B", "--out", out)
+    assert done.returncode == 0, done.stderr
+    record = read_record(out / "fit.json")
+    assert record["backtest"] is None and "newrun_lo" not in record["answers"]["predictions"][0]
+    laws = [row["law"] for row in record["comparison"]["table"]]
+    assert laws == ["chinchilla", "kaplan"]
+    md = (out / "report.md").read_text()
+    which = _section(md, "Which law")
+    assert "| kaplan |" in which and "figures/compare.png" in which
+    assert "Not run" in _section(md, "Backtest")
+    assert "SUMMARY" in done.stdout and "model comparison" in done.stdout
+    assert done.stdout.index("PROBLEMS FOUND" if "PROBLEMS FOUND" in done.stdout else "No problems found") \
+        < done.stdout.index("SUMMARY")
+    again = tmp_path / "again"
+    assert run_cli("report", out / "fit.json", "--out", again).returncode == 0
+    assert _strip_rendered((again / "report.md").read_bytes()) == _strip_rendered((out / "report.md").read_bytes())

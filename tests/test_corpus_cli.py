@@ -87,9 +87,9 @@ def error_line(code, err) -> str:
 def problems(out_dir) -> str:
     """The "Problems found" section of report.md."""
     md = (out_dir / "report.md").read_text()
-    first = md.split("\n## ")[1]
-    assert first.startswith("Problems found")
-    return first
+    sections = md.split("\n## ")
+    assert sections[1].startswith("Summary") and sections[2].startswith("Problems found")  # right after the summary
+    return sections[2]
 
 
 # -- (kind, expected outcome) ---------------------------------------------------------------------------------
