@@ -60,7 +60,12 @@ def recipe_fit_options(args: argparse.Namespace) -> tuple[str, int | str | None]
     overridden: list[str] = []
     approach = recipe.get("approach")
     law = given_law
-    if given_law is not None and ("law" in recipe or approach is not None):
+    if given_law is not None and given_law == recipe.get("law"):
+        applied["law"] = given_law  # asked for by name: the parametric (joint) fit and the general report
+        if given_law == "data_constrained":
+            print(f"scalefit: note: {source}: --law data_constrained: the joint 7-parameter fit and the general "
+                  "report; the paper's staged fit (the recipe's default) is written beside it", file=sys.stderr)
+    elif given_law is not None and ("law" in recipe or approach is not None):
         overridden.append(f"--law {given_law}")
         approach = None
     elif "law" in recipe:

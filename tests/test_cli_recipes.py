@@ -104,3 +104,18 @@ def test_approaches_on_epoch_data_shows_a2_and_a3_and_says_a1_needs_curves(tmp_p
 def test_approaches_bad_budget_is_one_line():
     result = run_cli("approaches", "--budgets", "1e20,lots", "--bootstrap", "0")
     assert result.returncode == 2 and "budget 'lots'" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+@needs("datablations_c4")
+def test_fit_law_data_constrained_end_to_end(tmp_path):
+    """--law data_constrained: the joint 7-parameter fit through the general report, the staged fit beside it."""
+    out = tmp_path / "joint"
+    result = run_cli("fit", "datablations_c4", "--law", "data_constrained", "--bootstrap", "50", "--no-holdout",
+                     "--out", out)
+    assert result.returncode == 0, result.stderr
+    record = json.loads((out / "fit.json").read_text())
+    assert json.dumps(record).count("data_constrained") >= 1
+    assert (out / "report.html").exists() and (out / "data_constrained_staged.json").exists()
+    assert "the joint 7-parameter fit and the general report" in result.stderr
+    assert "staged fit" in result.stdout
