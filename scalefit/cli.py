@@ -17,6 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import datasets
+from .cli_recipes import (
+    STAGED,
+    recipe_fit_options,
+    record_recipe,
+    run_approach2,
+    run_approaches,
+    run_staged_data_constrained,
+)
 from .errors import ScalefitError
 from .formatting import num
 from .laws import DEFAULT_LAW, LAWS
@@ -32,6 +40,7 @@ EXAMPLES = """examples:
   scalefit fit sweep.csv --columns N=params,D=tokens,loss=val_loss --target N=70B,D=1.4T --out report/
   scalefit fit chinchilla_epoch --drop-highest-loss 5 --objective hoffmann --compute 5.76e23
   scalefit compare chinchilla_epoch --drop-highest-loss 5 --law chinchilla --law kaplan --objective hoffmann
+  scalefit approaches chinchilla_epoch --budgets 6e18,1e19,3e19,6e19,1e20,3e20,6e20,1e21,3e21 --figure alloc.png
   scalefit report report/fit.json                # re-render without refitting
   scalefit predict report/fit.json --N 70B --D 1.4T
   scalefit optimal report/fit.json --compute 1e24
@@ -89,13 +98,17 @@ def load_source(source: str, args: argparse.Namespace) -> RunTable:
         recipe = entry.recipe.load
         own = [k for k in ("checkpoints", "min_fraction_of_run", "min_tokens", "max_loss", "drop_highest_loss",
                            "query") if k in kwargs]
-        if recipe and not own:
+        if recipe and not own and not getattr(args, "no_recipe", False):
             shown = ", ".join(f"{_option(k)} {v!r}" if not isinstance(v, str) else f"{_option(k)} \"{v}\""
                               for k, v in recipe.items())
             print(f"scalefit: note: {source}: applying the registry's recommended load recipe ({shown}): "
                   f"{entry.recipe.why}. Give any filter option to use your own instead.", file=sys.stderr)
             kwargs = {**kwargs, **recipe}
             applied = "recommended"
+        elif recipe and not own:
+            print(f"scalefit: note: {source}: --no-recipe: the registry's recommended load recipe is not applied",
+                  file=sys.stderr)
+            applied = "disabled (--no-recipe)"
         elif recipe:
             print(f"scalefit: note: {source}: your filters replace the registry's recommended recipe "
                   f"({', '.join(f'{_option(k)}' for k in recipe)})", file=sys.stderr)
@@ -181,10 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("source", nargs="?", default=DEFAULT_SOURCE, metavar="RUNS",
                      help=f"a run table file or a registered dataset name (default: the bundled {DEFAULT_SOURCE})")
     add_load_options(fit)
-    fit.add_argument("--law", default=DEFAULT_LAW, type=law_argument, metavar="LAW",
-                     help=f"one of {', '.join(LAWS)}, or an import path module:attribute (default {DEFAULT_LAW})")
-    fit.add_argument("--objective", default="huber", choices=["huber", "hoffmann", "ls"],
-                     help="huber (automatic delta), hoffmann (Huber, delta=1e-3) or ls")
+    fit.add_argument("--law", default=None, type=law_argument, metavar="LAW",
+                     help=f"one of {', '.join(LAWS)}, or an import path module:attribute (default: a registered "
+                          f"dataset's recommended fit, else {DEFAULT_LAW})")
+    fit.add_argument("--objective", default=None, choices=["huber", "hoffmann", "ls"],
+                     help="huber (automatic delta), hoffmann (Huber, delta=1e-3) or ls (default: a registered "
+                          "dataset's recommended fit, else huber)")
+    fit.add_argument("--no-recipe", action="store_true",
+                     help="ignore a registered dataset's recommended fit (law, approach, objective)")
     fit.add_argument("--delta", type=float, help="Huber delta on log residuals (default: automatic)")
     fit.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="replicates (0: none; default 1000)")
     fit.add_argument("--scheme", choices=["cluster", "pairs", "residual"],
@@ -232,6 +249,27 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--k", type=int, default=3, help="leave out the k = 1..K largest model sizes (default 3)")
     cmp_.add_argument("--figure", help="write the comparison figure here (.png or .svg)")
     cmp_.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    app = commands.add_parser("approaches", help="Chinchilla Approaches 1, 2 and 3 side by side: exponents and "
+                              "N*(C) with intervals, and a warning when they disagree")
+    app.add_argument("source", nargs="?", default=DEFAULT_SOURCE, metavar="RUNS",
+                     help=f"a run table file or a registered dataset name (default: the bundled {DEFAULT_SOURCE})")
+    add_load_options(app)
+    app.add_argument("--budgets", action="append", metavar="C,C,...",
+                     help="nominal IsoFLOP budgets in FLOPs for Approach 2, e.g. 6e18,1e19,3e19 (repeatable; "
+                          "default: budgets found by clustering the runs' compute)")
+    app.add_argument("--window", type=int, metavar="K",
+                     help="Approach 2: fit each parabola to the K points around the lowest measured loss")
+    app.add_argument("--tolerance", type=float, metavar="DECADES",
+                     help="Approach 2: runs within this many decades of compute form one budget (default 0.05)")
+    app.add_argument("--compute", action="append", metavar="C",
+                     help="budgets at which N*(C) is compared (repeatable; default: the data's largest compute "
+                          "and 100x beyond)")
+    app.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="replicates (default 1000)")
+    app.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    app.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    app.add_argument("--figure", help="write the allocation figure N*(C) of each approach here (.png or .svg)")
+    app.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
     rep = commands.add_parser("report", help="re-render the report of a fit.json without refitting")
     rep.add_argument("fit_json", metavar="FIT.json", help="a fit.json written by `scalefit fit`")
@@ -360,10 +398,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
         if not sep:
             raise ScalefitError(f"--reference {ref!r} must look like NAME:N=70B,D=1.4T")
         references[name] = parse_point(point, "--reference")
+    law, approach = recipe_fit_options(args)
     if args.delta is not None and args.objective != "huber":
         raise ScalefitError("--delta applies to --objective huber only")
     table = load_source(args.source, args)
-    result = fit_law(table, law=resolve_law(args.law), objective=args.objective, delta=args.delta)
+    record_recipe(table, args)
+    if approach is not None:
+        return run_recipe_approach(args, table, approach, out)
+    result = fit_law(table, law=resolve_law(law), objective=args.objective, delta=args.delta)
     boot = None
     if args.bootstrap:
         boot = result.bootstrap(n=args.bootstrap, scheme=args.scheme, level=args.level, seed=args.seed,
@@ -378,7 +420,27 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if not args.quiet:
         print_results(read_record(written / "fit.json"))
         print(f"report: {written / 'report.html'} (also report.md, fit.json, figures/)")
+    if result.law.name == "data_constrained":
+        run_staged_data_constrained(args, table, written)
     return 0
+
+
+def run_recipe_approach(args: argparse.Namespace, table: RunTable, approach: int | str, out: Path) -> int:
+    """`fit` on a dataset whose recipe asks for a Chinchilla approach or the staged data-constrained fit."""
+    if approach == STAGED:
+        return run_staged_data_constrained(args, table, out, alone=True)
+    if approach != 2:
+        raise ScalefitError(f"the registry recipe asks for Approach {approach}; `scalefit fit` runs Approach 2 "
+                            "only (use `scalefit approaches` for all three)")
+    return run_approach2(args, table, out)
+
+
+def cmd_approaches(args: argparse.Namespace) -> int:
+    """`approaches RUNS`: Approaches 1, 2 and 3 side by side."""
+    if args.bootstrap < 0:
+        raise ScalefitError(f"--bootstrap must be 0 or more, not {args.bootstrap}")
+    table = load_source(args.source, args)
+    return run_approaches(args, table)
 
 
 def resolve_law(text: str):
@@ -641,7 +703,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser = build_parser()
             args = parser.parse_args(argv)
             handler = {"datasets": cmd_datasets, "runs": cmd_runs, "fit": cmd_fit, "compare": cmd_compare,
-                       "report": cmd_report,
+                       "approaches": cmd_approaches, "report": cmd_report,
                        "predict": cmd_predict, "optimal": cmd_optimal, "plan": cmd_plan}[args.command]
             return handler(args)
     except ScalefitError as exc:

@@ -162,7 +162,7 @@ def test_every_entry_has_a_kind_and_a_recipe_split_into_load_and_fit():
         assert entry.kind and set(entry.kind) <= set(datasets.KINDS)
         assert set(entry.recipe.to_dict()) == {"load", "fit", "why"}
     assert datasets.info("porian2024_isoflop").kind == ("IsoFLOP",)
-    assert datasets.info("porian2024_isoflop").recipe.fit == {"approach": 2}
+    assert datasets.info("porian2024_isoflop").recipe.fit == {"approach": 2, "window": 5}
     assert datasets.info("datablations_c4").recipe.fit == {"law": "data_constrained"}
     assert datasets.info("chinchilla_epoch").recommended == {"drop_highest_loss": 5}
 
