@@ -28,6 +28,7 @@ def scrub(text: str) -> str:
         text = text.replace(str(Path(mirror).resolve()), "$SCALEFIT_DATA_MIRROR").replace(mirror.rstrip("/"),
                                                                                            "$SCALEFIT_DATA_MIRROR")
     text = text.replace(str(REPO) + "/", "")
+    text = re.sub(r"/tmp/ipykernel_\d+/\d+\.py", "<cell>", text)  # warnings raised in a cell name it by pid
     return re.sub(r"/tmp/tmp[A-Za-z0-9_]+", "<tmpdir>", text)
 
 

@@ -227,6 +227,9 @@ def backtest(fit, fractions: Sequence[float] = FRACTIONS, by: Sequence[str] = CU
              level: float = 0.95, seed: int | None = 0) -> Backtest:
     """Fit below each cut-off, predict above it, and calibrate the extrapolation interval.
 
+    Cut-offs whose fit fails are skipped and listed in ``skipped``; warnings from cut-off fits are
+    silenced (they concern subsets, not the user's fit).
+
     Parameters
     ----------
     fractions, by:
@@ -239,9 +242,6 @@ def backtest(fit, fractions: Sequence[float] = FRACTIONS, by: Sequence[str] = CU
         Nominal level of every interval.
     seed:
         Seeds the cut-off bootstraps (one child stream each).
-
-    Cut-offs whose fit fails are skipped and listed in ``skipped``; warnings from cut-off fits are
-    silenced (they concern subsets, not the user's fit).
     """
     runs = fit.runs
     n_all, d_all, loss, groups = runs.N, runs.D, runs.loss, runs.groups

@@ -29,6 +29,9 @@ def bca_interval(values: np.ndarray, estimate: np.ndarray, jackknife: np.ndarray
                  level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """BCa interval along axis 0 where it is stable, the percentile interval elsewhere.
 
+    Returns ``(lo, hi, stable)``; ``stable`` (bool, shaped like values[0]) is False where the percentile
+    interval was used.
+
     Parameters
     ----------
     values:
@@ -37,9 +40,6 @@ def bca_interval(values: np.ndarray, estimate: np.ndarray, jackknife: np.ndarray
         The full-data estimate, shaped like values[0].
     jackknife:
         Leave-one-out (or leave-one-group-out) values, (J, ...).
-
-    Returns ``(lo, hi, stable)``; ``stable`` (bool, shaped like values[0]) is False where the percentile
-    interval was used.
     """
     values = np.asarray(values, dtype=float)
     estimate = np.asarray(estimate, dtype=float)

@@ -92,3 +92,10 @@ def test_notebook_is_committed_executed_with_outputs_and_prose(path):
             assert output.get("output_type") != "error", (path.name, output.get("ename"), output.get("evalue"))
     prose = sum(len("".join(c["source"])) for c in cells if c["cell_type"] == "markdown")
     assert prose > 800, f"{path.name}: a notebook interprets its results in prose"
+
+
+def test_every_notebook_is_in_the_docs_navigation():
+    """A notebook left out of mkdocs.yml's nav is built but unreachable from the site's menu."""
+    config = (Path(__file__).resolve().parent.parent / "mkdocs.yml").read_text()
+    missing = [p.name for p in NOTEBOOKS if f"notebooks/{p.name}" not in config]
+    assert not missing, f"add to the Notebooks section of mkdocs.yml: {missing}"
