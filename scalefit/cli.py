@@ -420,7 +420,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if not args.quiet:
         print_results(read_record(written / "fit.json"))
         print(f"report: {written / 'report.html'} (also report.md, fit.json, figures/)")
-    if result.law.name == "data_constrained":
+    if "U" in result.law.inputs:  # a law of repeated data: also the paper's staged fit
         run_staged_data_constrained(args, table, written)
     return 0
 
