@@ -247,6 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="huber (automatic delta, shared by every law), hoffmann (Huber, delta=1e-3) or ls")
     cmp_.add_argument("--delta", type=float, help="Huber delta on log residuals (default: automatic, shared)")
     cmp_.add_argument("--k", type=int, default=3, help="leave out the k = 1..K largest model sizes (default 3)")
+    cmp_.add_argument("--bootstrap", type=int, default=200, metavar="N",
+                      help="replicates per law for parameter intervals (0: none; default 200)")
+    cmp_.add_argument("--seed", type=int, default=0, help="seed of the bootstraps (default 0)")
     cmp_.add_argument("--figure", help="write the comparison figure here (.png or .svg)")
     cmp_.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
@@ -462,7 +465,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise ScalefitError(f"--k must be at least 1, not {args.k}")
     table = load_source(args.source, args)
-    result = compare(table, laws=laws, objective=args.objective, delta=args.delta, k_max=args.k)
+    result = compare(table, laws=laws, objective=args.objective, delta=args.delta, k_max=args.k,
+                     n_boot=args.bootstrap, seed=args.seed)
     if args.figure:
         import matplotlib
 

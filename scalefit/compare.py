@@ -29,6 +29,7 @@ from .runs import RunTable, load_runs
 from .spec import FitSpec
 
 DEFAULT_K = 3
+DEFAULT_BOOT = 200  # bootstrap replicates per law for the parameter intervals of a comparison
 
 
 def pseudo_likelihood(objective_value: float, n: int) -> float:
@@ -103,6 +104,11 @@ class Comparison:
             errs = "".join(f"{getattr(r, f'llo_{k}'):>11.4f}" for k in range(1, self.k_max + 1))
             lines.append(f"  {r.law:<24}{r.free_params:>5}{r.objective:>13.6g}{r.aic:>11.2f}{r.delta_aic:>9.2f}"
                          f"{r.bic:>11.2f}{errs}")
+        for r in t.itertuples():
+            bands = getattr(r, "intervals", None) or {}
+            cells = [f"{n} {r.params[n]:.4g}" + (f" [{bands[n][0]:.4g}, {bands[n][1]:.4g}]" if n in bands else "")
+                     for n in r.params if n in bands or not bands]
+            lines.append(f"  {r.law}: " + "; ".join(cells))
         for label, messages in self.warnings.items():
             lines += [f"  warning ({label}): {m}" for m in messages]
         return "\n".join(lines)
@@ -124,10 +130,14 @@ class Comparison:
 
 
 def compare(runs: RunTable | pd.DataFrame | str, laws: Sequence[str | Law] = (DEFAULT_LAW, "kaplan"),
-            objective: str = "huber", delta: float | str | None = None, k_max: int = DEFAULT_K) -> Comparison:
+            objective: str = "huber", delta: float | str | None = None, k_max: int = DEFAULT_K,
+            n_boot: int = DEFAULT_BOOT, seed: int | None = 0, level: float = 0.95) -> Comparison:
     """Fit every law in ``laws`` to ``runs`` with one common objective and compare them (module docstring).
 
     ``laws``: names, import paths or Law instances. ``k_max``: leave-largest-out up to this many model sizes.
+    ``n_boot``: bootstrap replicates per law (default scheme, ``seed``) for percentile intervals at ``level``
+    on every free parameter (0: point estimates only); a law whose bootstrap cannot run says why in its
+    warnings.
     """
     table = runs if isinstance(runs, RunTable) else load_runs(runs)
     the_laws = [get_law(law) for law in laws]
@@ -152,6 +162,7 @@ def compare(runs: RunTable | pd.DataFrame | str, laws: Sequence[str | Law] = (DE
                 continue
         messages[label] = [str(c.message) for c in caught]
         fits[label] = result
+        bands = _parameter_intervals(result, n_boot, seed, level, messages[label])
         k = len(law.free_names)
         ic = information_criteria(result.solution.value, len(table), k)
         llo = leave_largest_out(spec, table, k_max)
@@ -162,7 +173,7 @@ def compare(runs: RunTable | pd.DataFrame | str, laws: Sequence[str | Law] = (DE
                      "objective": result.solution.value, **ic, **errs,
                      "llo_mean": float(np.nanmean(list(errs.values()))) if errs else np.nan,
                      "converged": bool(result.diagnostics["converged"]),
-                     "params": dict(result.params)})
+                     "params": dict(result.params), "intervals": bands})
     frame = pd.DataFrame(rows)
     if len(frame):
         frame.insert(frame.columns.get_loc("aic") + 1, "delta_aic", frame["aic"] - frame["aic"].min())
@@ -170,6 +181,23 @@ def compare(runs: RunTable | pd.DataFrame | str, laws: Sequence[str | Law] = (DE
     return Comparison(table=frame, extrapolation=pd.concat(extra, ignore_index=True) if extra else pd.DataFrame(),
                       fits=fits, objective=objective_text, k_max=k_max,
                       warnings={k: v for k, v in messages.items() if v})
+
+
+def _parameter_intervals(fit, n_boot: int, seed: int | None, level: float, messages: list[str]
+                         ) -> dict[str, list[float]]:
+    """{free parameter: [lo, hi]} from a bootstrap of ``fit`` ({} when n_boot is 0 or it cannot run)."""
+    if n_boot <= 0:
+        return {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            boot = fit.bootstrap(n=n_boot, seed=seed, level=level, progress=False)
+        except FitError as exc:
+            messages.append(f"no bootstrap intervals: {exc}")
+            return {}
+    messages += [f"bootstrap: {c.message}" for c in caught]
+    rows = boot.intervals()
+    return {name: [float(rows[name]["lo"]), float(rows[name]["hi"])] for name in fit.law.free_names if name in rows}
 
 
 def _label(law: Law, taken: dict) -> str:
