@@ -146,4 +146,5 @@ def test_leave_largest_out_datablations_single_epoch():
 @pytest.mark.slow
 @pytest.mark.usefixtures("mirror")
 def test_leave_largest_out_colpret_opt():
-    _assert_extrapolation_interval_holds(_leave_largest_out("colpret_opt"))
+    # every checkpoint, as measured: 6 final runs cannot fit 5 parameters
+    _assert_extrapolation_interval_holds(_leave_largest_out("colpret_opt", checkpoints="all"))
