@@ -121,13 +121,86 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
     path.write_text(json.dumps(_json_safe(payload), indent=1, allow_nan=False), encoding="utf-8")
 
 
+def write_recipe_report(out: Path, payload: dict[str, Any], caught: list[str], figure: str | None) -> None:
+    """report.md and report.html for a recipe's result (Approach 2, the staged data-constrained fit), so a
+    registry dataset always ends in a report: "Problems found" first (every warning raised while loading
+    and fitting, and the load-time checks), then the result, its data and its figure."""
+    import base64
+    import html
+
+    from .report import CSS
+    from .report_approaches import section_for
+
+    provenance = payload.get("provenance", {})
+    checks = [c for c in provenance.get("checks", [])  # repeated data is what the data-constrained law is for
+              if not (payload.get("kind") == "data_constrained_staged" and isinstance(c, dict)
+                      and c.get("check") == "repeated_data")]
+    staged = payload.get("kind") == "data_constrained_staged"
+    found = list(dict.fromkeys([*(c.get("message", str(c)) if isinstance(c, dict) else str(c) for c in checks),
+                                *(m for m in caught if not (staged and "D > U" in m))]))
+    result = section_for(payload)
+    title = f"scalefit: {result.title}"
+    problems = ([f"{len(found)} problem{'s' if len(found) > 1 else ''} found; read these before any number below."]
+                + [f"{i}. {text}" for i, text in enumerate(found, start=1)]) if found else ["No problems found."]
+    recipe = provenance.get("recipe", {})
+    data = [f"Source: {provenance.get('source')}; {provenance.get('rows_read', '?')} rows read.",
+            f"Registry recipe applied: {json.dumps(_json_safe(recipe))}." if recipe else "No registry recipe.",
+            "Every number is in the JSON file beside this report; `scalefit fit NAME --no-recipe` gives the "
+            "parametric (Approach 3) report instead."]
+    sections = [("Problems found", problems, []), (result.title, result.paragraphs, result.tables), ("Data", data, [])]
+    md = [f"# {title}", ""]
+    page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{html.escape(title)}</title>",
+            f"<style>{CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>"]
+    for name, paragraphs, tables in sections:
+        md += [f"## {name}", ""] + [line for p in paragraphs for line in (p, "")]
+        page.append(f"<h2>{html.escape(name)}</h2>")
+        page += [f"<p>{html.escape(p)}</p>" for p in paragraphs]
+        for header, rows in tables:
+            md += ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+            md += ["| " + " | ".join(row) + " |" for row in rows] + [""]
+            page.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead>"
+                        "<tbody>" + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                                            for row in rows) + "</tbody></table>")
+    image = (out / figure) if figure else None  # an absolute figure path stays absolute
+    if image is not None and image.is_file():
+        encoded = base64.b64encode(image.read_bytes()).decode()
+        rel = image.relative_to(out) if image.is_relative_to(out) else image.name
+        md += [f"![{result.title}]({rel})", ""]
+        page.append(f'<figure><img alt="{html.escape(result.title)}" src="data:image/png;base64,{encoded}">'
+                    f"<figcaption>{html.escape(str(rel))}</figcaption></figure>")
+    page.append("</body></html>")
+    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
+    (out / "report.html").write_text("\n".join(page) + "\n", encoding="utf-8")
+
+
+class _Caught(list):
+    """Warnings raised inside a ``with`` block, shown as usual and kept (as text) for the report."""
+
+    def __enter__(self) -> _Caught:
+        import warnings
+
+        self._context = warnings.catch_warnings(record=True)
+        self._records = self._context.__enter__()
+        warnings.simplefilter("always")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import warnings
+
+        self._context.__exit__(*exc)
+        for record in self._records:
+            warnings.showwarning(record.message, record.category, record.filename, record.lineno)
+            self.append(str(record.message))
+
+
 def run_approach2(args: argparse.Namespace, table, out: Path) -> int:
     """Approach 2 for `fit` (a recipe's ``approach: 2``): print it, write approach2.json and a figure."""
     from .approaches import isoflop_approach
     from .report import check_output_dir
 
     options = dict(args.approach_options)
-    result = isoflop_approach(table, n_boot=args.bootstrap, level=args.level, seed=args.seed, **options)
+    with _Caught() as caught:
+        result = isoflop_approach(table, n_boot=args.bootstrap, level=args.level, seed=args.seed, **options)
     check_output_dir(out, args.force)
     out.mkdir(parents=True, exist_ok=True)
     figures = out / "figures"
@@ -136,11 +209,10 @@ def run_approach2(args: argparse.Namespace, table, out: Path) -> int:
     payload = {"kind": "approach2", "result": result.to_dict(), "options": options,
                "provenance": table.provenance, "figure": figure}
     _write_json(out / APPROACH2_JSON, payload)
+    write_recipe_report(out, json.loads(json.dumps(_json_safe(payload))), caught, figure)
     if not args.quiet:
         print(result.summary())
-        print(f"result: {out / APPROACH2_JSON}" + (f" (figure: {figure})" if figure else "")
-              + "; Approach 2 has no parametric fit, so no report.html is written (the general report renders "
-                "parametric fits only)")
+        print(f"report: {out / 'report.html'} (also report.md, {APPROACH2_JSON}, figures/)")
     return 0
 
 
@@ -159,7 +231,8 @@ def run_staged_data_constrained(args: argparse.Namespace, table, out: Path, alon
             raise ScalefitError("the data-constrained law needs a U (unique tokens) column; map one with "
                                 "--columns U=...")
         return 0
-    staged = fit_data_constrained(table, joint=False, n_boot=args.bootstrap, level=args.level, seed=args.seed)
+    with _Caught() as caught:
+        staged = fit_data_constrained(table, joint=False, n_boot=args.bootstrap, level=args.level, seed=args.seed)
     payload = {"kind": "data_constrained_staged", "result": staged.to_dict(), "provenance": table.provenance}
     if alone:
         from .report import check_output_dir
@@ -172,6 +245,8 @@ def run_staged_data_constrained(args: argparse.Namespace, table, out: Path, alon
         figure = _save_figure("value_of_epochs", staged, out / "figures" / "value_of_epochs.png")
         payload["figure"] = figure
     _write_json(out / STAGED_JSON, payload)
+    if alone:
+        write_recipe_report(out, json.loads(json.dumps(_json_safe(payload))), caught, figure)
     if not args.quiet:
         print()
         print("staged fit (Muennighoff et al. 2023: base constants fixed, then R_N*, R_D*):")

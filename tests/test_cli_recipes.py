@@ -58,6 +58,9 @@ def test_fit_porian_runs_approach_2_from_the_recipe(tmp_path):
     assert record["result"]["window"] == 5
     assert record["provenance"]["recipe"]["fit_applied"] == {"approach": 2, "window": 5}
     assert (out / "figures" / "approach2_isoflop.png").stat().st_size > 1000
+    md = (out / "report.md").read_text()  # a report, problems first: every budget's flags are named
+    assert md.split("\n## ")[1].startswith("Problems found") and "budget C=" in md
+    assert "Approach 2 (IsoFLOP parabolas)" in md and "data:image/png;base64," in (out / "report.html").read_text()
     again = run_cli("fit", "porian2024_isoflop", "--bootstrap", "0", "--out", out)
     assert again.returncode == 2 and "--force" in again.stderr
 
@@ -78,6 +81,9 @@ def test_fit_datablations_runs_the_staged_fit_from_the_recipe(tmp_path):
     assert record["objective"] <= paper[0]["objective"]
     lo, hi = record["intervals"]["R_D_star"]
     assert lo < record["stars"]["R_D_star"] < hi
+    md = (out / "report.md").read_text()
+    assert md.split("\n## ")[1].startswith("Problems found") and "local minima" in md
+    assert "D > U" not in md  # repeated data is what this law is for: not a problem here
 
 
 @needs("chinchilla_epoch")

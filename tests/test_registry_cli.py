@@ -20,10 +20,11 @@ def test_every_registered_dataset_fits_or_says_why(name, mirror, tmp_path):
         assert lines[-1].startswith("scalefit: error: ")
         return
     assert done.returncode == 0, done.stderr
-    if not (out / "report.md").exists():  # the registry's recipe ran Approach 2 or the staged fit instead
+    md = (out / "report.md").read_text()
+    if not (out / "fit.json").exists():  # the registry's recipe ran Approach 2 or the staged fit instead
         written = {p.name for p in out.iterdir()}
         assert written & {"approach2.json", "data_constrained_staged.json"}, written
         assert "applying the registry's recommended fit" in done.stderr
+        assert md.split("\n## ")[1].startswith("Problems found")
         return
-    md = (out / "report.md").read_text()
     assert md.split("\n## ")[2].startswith("Problems found")  # right after the summary
