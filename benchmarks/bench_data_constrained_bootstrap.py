@@ -6,7 +6,7 @@ replicate by scipy L-BFGS-B (analytic gradient, tight tolerances) from the full-
 same replicate weights. Prints seconds, the ratio, and the agreement of the two (median |log ratio|, and
 the share of replicates where the grid reaches an objective no worse than L-BFGS-B).
 
-Run:  SCALEFIT_DATA_MIRROR=/work/shared/datasets python benchmarks/bench_data_constrained_bootstrap.py
+Run:  SCALEFIT_DATA_MIRROR=../shared/datasets python benchmarks/bench_data_constrained_bootstrap.py
 """
 
 from __future__ import annotations
