@@ -427,7 +427,7 @@ def problems(results: Results, record: dict[str, Any]) -> list[tuple[str, str]]:
     answers = record["answers"]
     reach = _largest_distance(answers)
     if _unsupported(results.backtest, reach):
-        add("backtest", results.backtest.verdict(reach))
+        add("backtest", results.backtest.verdict(reach).removeprefix("backtest: "))
     for r in answers["predictions"]:
         dist = as_float(r.get("distance"))
         if dist is not None and dist > FAR:
