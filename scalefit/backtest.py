@@ -426,9 +426,9 @@ def leave_largest_out(fit, fraction: float = 0.1, n_boot: int = 200, seed: int |
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    from .predictive import _finite
+    from .formatting import json_safe
 
-    return [{str(k): _finite(v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+    return [{str(k): json_safe(v.item() if hasattr(v, "item") else v) for k, v in row.items()}
             for row in frame.to_dict(orient="records")]
 
 

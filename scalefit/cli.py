@@ -550,9 +550,9 @@ def _load(path: str):
 
 def _print(rows: list[dict], as_json: bool) -> None:
     if as_json:
-        from .fit import _json_safe
+        from .formatting import json_safe
 
-        print(json.dumps(_json_safe(rows), indent=1))
+        print(json.dumps(json_safe(rows), indent=1))
         return
     if not rows:
         return

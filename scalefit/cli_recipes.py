@@ -23,6 +23,7 @@ from typing import Any
 
 from . import datasets
 from .errors import ScalefitError
+from .formatting import json_safe
 from .laws import DEFAULT_LAW
 
 #: recipe keys honoured for the fitting side, and the Approach-2 options a recipe may give
@@ -111,14 +112,8 @@ def _show(options: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in options.items())
 
 
-def _json_safe(value: Any) -> Any:
-    from .fit import _json_safe as safe
-
-    return safe(value)
-
-
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.write_text(json.dumps(_json_safe(payload), indent=1, allow_nan=False), encoding="utf-8")
+    path.write_text(json.dumps(json_safe(payload), indent=1, allow_nan=False), encoding="utf-8")
 
 
 def write_recipe_report(out: Path, payload: dict[str, Any], caught: list[str], figure: str | None) -> None:
@@ -128,14 +123,13 @@ def write_recipe_report(out: Path, payload: dict[str, Any], caught: list[str], f
     import base64
     import html
 
-    from .report import CSS
+    from .report import CSS, Section, sections_html, sections_markdown
     from .report_approaches import section_for
 
     provenance = payload.get("provenance", {})
-    checks = [c for c in provenance.get("checks", [])  # repeated data is what the data-constrained law is for
-              if not (payload.get("kind") == "data_constrained_staged" and isinstance(c, dict)
-                      and c.get("check") == "repeated_data")]
-    staged = payload.get("kind") == "data_constrained_staged"
+    staged = payload.get("kind") == "data_constrained_staged"  # repeated data is what that law is for
+    checks = [c for c in provenance.get("checks", [])
+              if not (staged and isinstance(c, dict) and c.get("check") == "repeated_data")]
     found = list(dict.fromkeys([*(c.get("message", str(c)) if isinstance(c, dict) else str(c) for c in checks),
                                 *(m for m in caught if not (staged and "D > U" in m))]))
     result = section_for(payload)
@@ -144,32 +138,19 @@ def write_recipe_report(out: Path, payload: dict[str, Any], caught: list[str], f
                 + [f"{i}. {text}" for i, text in enumerate(found, start=1)]) if found else ["No problems found."]
     recipe = provenance.get("recipe", {})
     data = [f"Source: {provenance.get('source')}; {provenance.get('rows_read', '?')} rows read.",
-            f"Registry recipe applied: {json.dumps(_json_safe(recipe))}." if recipe else "No registry recipe.",
+            f"Registry recipe applied: {json.dumps(json_safe(recipe))}." if recipe else "No registry recipe.",
             "Every number is in the JSON file beside this report; `scalefit fit NAME --no-recipe` gives the "
             "parametric (Approach 3) report instead."]
-    sections = [("Problems found", problems, []), (result.title, result.paragraphs, result.tables), ("Data", data, [])]
-    md = [f"# {title}", ""]
-    page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{html.escape(title)}</title>",
-            f"<style>{CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>"]
-    for name, paragraphs, tables in sections:
-        md += [f"## {name}", ""] + [line for p in paragraphs for line in (p, "")]
-        page.append(f"<h2>{html.escape(name)}</h2>")
-        page += [f"<p>{html.escape(p)}</p>" for p in paragraphs]
-        for header, rows in tables:
-            md += ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
-            md += ["| " + " | ".join(row) + " |" for row in rows] + [""]
-            page.append("<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead>"
-                        "<tbody>" + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                                            for row in rows) + "</tbody></table>")
-    image = (out / figure) if figure else None  # an absolute figure path stays absolute
+    images = {}
+    image = Path(figure) if figure else None  # written by _save_figure as out/figures/NAME.png (+ .svg)
     if image is not None and image.is_file():
-        encoded = base64.b64encode(image.read_bytes()).decode()
-        rel = image.relative_to(out) if image.is_relative_to(out) else image.name
-        md += [f"![{result.title}]({rel})", ""]
-        page.append(f'<figure><img alt="{html.escape(result.title)}" src="data:image/png;base64,{encoded}">'
-                    f"<figcaption>{html.escape(str(rel))}</figcaption></figure>")
-    page.append("</body></html>")
-    (out / "report.md").write_text("\n".join(md), encoding="utf-8")
+        images[image.stem] = base64.b64encode(image.read_bytes()).decode()
+        result.figures.append((image.stem, result.title))
+    sections = [Section("Problems found", problems), result, Section("Data", data)]
+    page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{html.escape(title)}</title>",
+            f"<style>{CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
+            *sections_html(sections, images), "</body></html>"]
+    (out / "report.md").write_text("\n".join([f"# {title}", "", *sections_markdown(sections)]), encoding="utf-8")
     (out / "report.html").write_text("\n".join(page) + "\n", encoding="utf-8")
 
 
@@ -209,7 +190,7 @@ def run_approach2(args: argparse.Namespace, table, out: Path) -> int:
     payload = {"kind": "approach2", "result": result.to_dict(), "options": options,
                "provenance": table.provenance, "figure": figure}
     _write_json(out / APPROACH2_JSON, payload)
-    write_recipe_report(out, json.loads(json.dumps(_json_safe(payload))), caught, figure)
+    write_recipe_report(out, json.loads(json.dumps(json_safe(payload))), caught, figure)
     if not args.quiet:
         print(result.summary())
         print(f"report: {out / 'report.html'} (also report.md, {APPROACH2_JSON}, figures/)")
@@ -246,7 +227,7 @@ def run_staged_data_constrained(args: argparse.Namespace, table, out: Path, alon
         payload["figure"] = figure
     _write_json(out / STAGED_JSON, payload)
     if alone:
-        write_recipe_report(out, json.loads(json.dumps(_json_safe(payload))), caught, figure)
+        write_recipe_report(out, json.loads(json.dumps(json_safe(payload))), caught, figure)
     if not args.quiet:
         print()
         print("staged fit (Muennighoff et al. 2023: base constants fixed, then R_N*, R_D*):")
@@ -288,6 +269,7 @@ def _save_figure(name: str, result, path: Path) -> str | None:
         fig = _value_of_epochs_figure(result) if name == "value_of_epochs" else \
             getattr(plots_approaches, name)(result)
         fig.savefig(path, dpi=110)
+        fig.savefig(path.with_suffix(".svg"))  # the report names both, as for every other figure
         plt.close(fig)
     except (OSError, ValueError) as exc:
         raise ScalefitError(f"{path}: {exc}") from None
@@ -313,7 +295,7 @@ def run_approaches(args: argparse.Namespace, table) -> int:
     if args.json:
         payload = result.to_dict()
         payload["provenance"] = table.provenance
-        print(json.dumps(_json_safe(payload), indent=1))
+        print(json.dumps(json_safe(payload), indent=1))
     else:
         print(result.summary())
     return 0

@@ -114,9 +114,9 @@ class Comparison:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        from .fit import _json_safe
+        from .formatting import json_safe
 
-        return _json_safe({"objective": self.objective, "k_max": self.k_max,
+        return json_safe({"objective": self.objective, "k_max": self.k_max,
                            "table": self.table.to_dict(orient="records"),
                            "extrapolation": self.extrapolation.to_dict(orient="records"),
                            "warnings": self.warnings,

@@ -14,7 +14,7 @@ import pandas as pd
 from . import allocation, solver
 from . import objective as obj
 from .errors import ConvergenceWarning, DataError, FitError, ScalefitError, ScalefitWarning
-from .formatting import num
+from .formatting import json_safe, num
 from .laws import DEFAULT_LAW, ComputeOptimal, Inverse, Law, law_from_dict
 from .runs import RunTable, load_runs
 from .spec import FitSpec
@@ -218,7 +218,7 @@ class Fit:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe record of the fit (parameters at full precision)."""
-        return _json_safe({
+        return json_safe({
             "law": self.law.to_dict(), "formula": self.law.formula_text(), "inputs": list(self.inputs),
             "spec": self.spec.to_dict(), "params": self.params,
             "derived": self.derived,
@@ -472,19 +472,3 @@ def _diagnose(engine, problem, solution: solver.Solution, law: Law) -> tuple[dic
                  for why in getattr(solution, "degenerate", ())]
     return diagnostics, messages
 
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_json_safe(v) for v in value.tolist()]
-    if isinstance(value, (np.floating, float)):
-        v = float(value)
-        return v if np.isfinite(v) else str(v)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    return value

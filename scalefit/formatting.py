@@ -7,7 +7,10 @@ None, numpy scalars or plain floats; every one of them prints as a number or as 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 NOT_AVAILABLE = "n/a"
 NOT_IDENTIFIED = "not identified"
@@ -51,3 +54,22 @@ def percent(value: Any, digits: int = 2) -> str:
     if x is None or not math.isfinite(x):
         return num(value)
     return f"{100 * x:.{digits}f}%"
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into Python numbers and lists, and non-finite floats
+    into their strings ("inf", "nan"), so ``json.dumps(..., allow_nan=False)`` accepts it."""
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [json_safe(v) for v in value.tolist()]
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return v if np.isfinite(v) else str(v)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    return value

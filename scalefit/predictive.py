@@ -52,6 +52,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from .formatting import json_safe
+
 FALLBACK_INFLATION = 1.5  # too few backtest points: q = this x max(largest normalised error, normal quantile)
 SUPPORT_FACTOR = 3.0  # a target farther than this x the largest backtested distance is not supported
 MIN_SCALE = 1e-6  # floor on a normalising scale (log units): noise-free synthetic data stay finite
@@ -150,7 +152,7 @@ class Calibration:
                 f"up to distance {self.max_distance:.3g}x")
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: _finite(getattr(self, k)) for k in self.__dataclass_fields__}
+        return {k: json_safe(getattr(self, k)) for k in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> Calibration:
@@ -285,8 +287,8 @@ class PredictionIntervals:
     def to_dict(self) -> dict[str, Any]:
         return {"what": self.what, "level": self.level, "noise": dict(self.noise),
                 "calibration": self.calibration.to_dict(), "notes": list(self.notes),
-                "compute": None if self.compute is None else [_finite(v) for v in self.compute],
-                "rows": [{k: _finite(getattr(self, k)[i]) for k in self.COLUMNS} for i in range(self.estimate.size)]}
+                "compute": None if self.compute is None else [json_safe(v) for v in self.compute],
+                "rows": [{k: json_safe(getattr(self, k)[i]) for k in self.COLUMNS} for i in range(self.estimate.size)]}
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> PredictionIntervals:
@@ -335,18 +337,6 @@ def three_intervals(what: str, N, D, estimate, band_lo, band_hi, log_replicates,
 
 def _pair(lo: float, hi: float) -> str:
     return "n/a" if not (np.isfinite(lo) and np.isfinite(hi)) else f"[{lo:.4g}, {hi:.4g}]"
-
-
-def _finite(value: Any) -> Any:
-    """JSON-safe float (inf/nan as strings) or pass-through."""
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        v = float(value)
-        return v if math.isfinite(v) else str(v)
-    return value
 
 
 def _unfinite(value: Any) -> Any:

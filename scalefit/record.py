@@ -25,7 +25,8 @@ import pandas as pd
 from . import allocation, conventions
 from .bootstrap import Bootstrap
 from .errors import ExtrapolationWarning, ScalefitError
-from .fit import Fit, _json_safe
+from .fit import Fit
+from .formatting import json_safe
 from .goodness import goodness_of_fit
 from .holdout import HoldoutCheck
 from .identify import identifiability
@@ -122,7 +123,7 @@ def build_record(results: Results) -> dict[str, Any]:
         "answers": answers(results),
         "identifiability": identifiability(fit, boot).to_dict(),
     }
-    return _json_safe(record)
+    return json_safe(record)
 
 
 def answers(results: Results) -> dict[str, Any]:

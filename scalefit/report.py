@@ -852,7 +852,15 @@ def to_html(sections: list[Section], images: dict[str, str], record: dict[str, A
            f"<script>{CHECK_SCRIPT}</script></head><body>",
            f"<h1>Scaling-law fit: L(N, D) = {html.escape(fit['formula'])}</h1>",
            f"<p class=\"meta\">scalefit {html.escape(str(record.get('scalefit_version')))}; fitted "
-           f"{html.escape(str(record.get('created')))}</p>", f'<p class="meta">{html.escape(rendered)}</p>']
+           f"{html.escape(str(record.get('created')))}</p>", f'<p class="meta">{html.escape(rendered)}</p>',
+           *sections_html(sections, images), "</body></html>"]
+    return "\n".join(out) + "\n"
+
+
+def sections_html(sections: list[Section], images: dict[str, str]) -> list[str]:
+    """HTML lines of the sections: heading, paragraphs, tables and figures (``images``: name -> base64 PNG of
+    figures/name.png, which has an SVG twin)."""
+    out = []
     for s in sections:
         out.append(f"<h2>{html.escape(s.title)}</h2>")
         out += _html_paragraphs(s.paragraphs)
@@ -865,14 +873,20 @@ def to_html(sections: list[Section], images: dict[str, str], record: dict[str, A
             out.append(f'<figure id="fig-{name}"><img alt="{html.escape(caption)}" '
                        f'src="data:image/png;base64,{images[name]}"><figcaption>{html.escape(caption)} '
                        f'(figures/{name}.png, figures/{name}.svg)</figcaption></figure>')
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+    return out
 
 
 def to_markdown(sections: list[Section], record: dict[str, Any], rendered: str) -> str:
     fit = record["fit"]
     out = [f"# Scaling-law fit: L(N, D) = {fit['formula']}", "",
-           f"scalefit {record.get('scalefit_version')}; fitted {record.get('created')}", "", f"_{rendered}_", ""]
+           f"scalefit {record.get('scalefit_version')}; fitted {record.get('created')}", "", f"_{rendered}_", "",
+           *sections_markdown(sections)]
+    return "\n".join(out)
+
+
+def sections_markdown(sections: list[Section]) -> list[str]:
+    """Markdown lines of the sections: heading, paragraphs, tables and figures (figures/name.png)."""
+    out = []
     for s in sections:
         out += [f"## {s.title}", ""]
         for p in s.paragraphs:
@@ -884,4 +898,4 @@ def to_markdown(sections: list[Section], record: dict[str, Any], rendered: str) 
             out.append("")
         for name, caption in s.figures:
             out += [f"![{caption}](figures/{name}.png)", "", f"_{caption}_", ""]
-    return "\n".join(out)
+    return out

@@ -32,6 +32,7 @@ from .. import objective as obj
 from ..errors import FitError
 from ..laws.base import Law
 from . import Solution
+from .lm import BatchResult
 
 LOG_FLOOR = -50.0  # log of the smallest positive value a log-scale parameter takes (exp(-50) ~ 2e-22)
 LOG_CEIL = 200.0
@@ -260,17 +261,6 @@ def separated_best(values: np.ndarray, shape: tuple[int, ...], count: int) -> li
 
 
 # -- polish ---------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class BatchResult:
-    """z (B, F), value (B,), grad (B, F), converged (B,), n_iter (B,)."""
-
-    z: np.ndarray
-    value: np.ndarray
-    grad: np.ndarray
-    converged: np.ndarray
-    n_iter: np.ndarray
-
-
 def refine(problem: GeneralProblem, z0: np.ndarray, weights: np.ndarray | None = None,
            log_loss: np.ndarray | None = None, max_iter: int = MAX_ITER, ftol: float = FTOL) -> BatchResult:
     """Batched Levenberg-Marquardt on the (IRLS-weighted) objective from every row of z0 (B, F).
