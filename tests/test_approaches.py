@@ -93,6 +93,22 @@ def test_bootstrap_intervals_cover_truth_and_are_seeded():
     assert "a =" in one.summary()
 
 
+def test_no_minimum_flag_counts_only_resamples_that_could_have_one():
+    """A 5-point window: ~10% of resamples draw fewer than 3 distinct points (no parabola, no evidence);
+    they are counted apart and do not raise the flag (they did before: every budget was flagged). At the
+    largest budget the IsoFLOP curve is flat against the noise: resamples with 3+ distinct points whose
+    parabola opens downwards are evidence, and flag it (together with "narrow")."""
+    runs = load_runs(isoflop_sweep(width=1.0, noise=0.002, seed=1, points=5))
+    res = isoflop_approach(runs, n_boot=400, seed=0, warn=False)
+    b = res.budgets
+    assert np.all((b.replicates_too_few_points > 0.05 * 400) & (b.replicates_too_few_points < 0.16 * 400))
+    flagged = b["flags"].str.contains("no minimum").to_numpy()
+    assert flagged.tolist() == [False, False, False, False, True]
+    k = int(b["flags"].iloc[-1].split("no minimum in ")[1].split(" ")[0])
+    assert k == b.replicates_without_minimum.iloc[-1] - b.replicates_too_few_points.iloc[-1] > 0.05 * 400
+    assert "narrow" in b["flags"].iloc[-1]
+
+
 def test_small_budget_uses_shared_curvature():
     frame = isoflop_sweep(width=1.0)
     small = frame[frame.C == frame.C.max()].iloc[3:6]

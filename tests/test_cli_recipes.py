@@ -59,7 +59,8 @@ def test_fit_porian_runs_approach_2_from_the_recipe(tmp_path):
     assert record["provenance"]["recipe"]["fit_applied"] == {"approach": 2, "window": 5}
     assert (out / "figures" / "approach2_isoflop.png").stat().st_size > 1000
     md = (out / "report.md").read_text()  # a report, problems first: every budget's flags are named
-    assert md.split("\n## ")[1].startswith("Problems found") and "budget C=" in md
+    # the 5-point windows put every vertex inside its sampled span: nothing to flag on this setting
+    assert md.split("\n## ")[1].startswith("Problems found\n\nNo problems found.")
     assert "Approach 2 (IsoFLOP parabolas)" in md and "data:image/png;base64," in (out / "report.html").read_text()
     again = run_cli("fit", "porian2024_isoflop", "--bootstrap", "0", "--out", out)
     assert again.returncode == 2 and "--force" in again.stderr

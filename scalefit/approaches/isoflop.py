@@ -13,7 +13,11 @@ Steps (Hoffmann et al. 2022, section 3.2):
 3. Fit ln N* = ln k_N + a ln C and ln D* = ln k_D + b ln C by least squares over budgets.
 
 Intervals: a bootstrap that resamples points within each budget (B replicates, all parabolas at once by
-batched weighted normal equations); the power laws are refitted on each replicate's vertices.
+batched weighted normal equations); the power laws are refitted on each replicate's vertices. A resample
+that draws fewer than 3 distinct points of a budget has no parabola (common with a 5-point window: ~10% of
+resamples); its vertex is left out of that budget's interval and counted in ``replicates_too_few_points``.
+Only resamples whose parabola opens downwards although they hold 3 or more distinct points are evidence
+that the budget has no minimum; more than 5% of them set the flag "no minimum in k of B resamples".
 
 Bias diagnostics (after Czech et al. 2026, "Problems with Chinchilla Approach 2: Systematic Biases in
 IsoFLOP Parabola Fits", Open-Athena): a parabola is a second-order Taylor model of an IsoFLOP curve that
@@ -306,10 +310,14 @@ def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, 
                 and abs(offset) > WIDE_OFFSET:
             flags.append("wide")
         failed = int(np.sum(~np.isfinite(vx[1:])))
+        # a resample of a few points often draws fewer than 3 distinct ones: no parabola is possible, which
+        # says nothing about the budget; only a parabola through >= 3 distinct points that opens downwards does
+        too_few = int(np.sum((w[1:] > 0).sum(axis=1) < 3))
+        no_minimum = max(0, failed - too_few) if f["method"] == "parabola" else failed
         if f["method"] == "skipped":
             flags = []
-        elif failed > 0.05 * max(n_boot, 1):
-            flags.append(f"{failed} replicates without a minimum")
+        elif no_minimum > 0.05 * max(n_boot, 1):
+            flags.append(f"no minimum in {no_minimum} of {n_boot} resamples")
         bias = np.nan
         if ref is not None and f["method"] in ("parabola", "shared"):
             bias = _simulated_bias(ref, f["C"], x, f["method"], shared_k)
@@ -321,6 +329,7 @@ def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, 
                      "N_min": float(np.exp(x.min())), "N_max": float(np.exp(x.max())),
                      "span_decades": span / np.log(10), "offset": float(offset), "flags": ",".join(flags),
                      "sim_bias_logN": float(bias), "replicates_without_minimum": failed,
+                     "replicates_too_few_points": too_few,
                      "c0": float(f["coef"][0, 0]), "c1": float(f["coef"][0, 1]), "c2": float(f["coef"][0, 2]),
                      "x_centre": centre})
     budgets = pd.DataFrame(rows)
