@@ -154,3 +154,16 @@ def test_a_calibration_record_of_the_first_version_reads_as_one_shape():
     assert cal.span_power == 0.5 and cal.envelope == ()
     np.testing.assert_allclose(cal.halfwidth(10.0, 0.01, 100.0),
                                2.0 * np.hypot(0.01, 0.01 * reach(10.0, 100.0) ** 0.5), rtol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(5, 60))
+def test_the_envelope_widens_with_distance_and_holds_every_kept_shape(seed, n):
+    rng = np.random.default_rng(seed)
+    e, d, span, sd = _span_growth(n, rng)
+    cal = calibrate(e, d, sd, 0.9, spans=span)
+    grid = np.geomspace(1.0, 1e3, 30)
+    half = cal.halfwidth(grid, sd, 1e5)
+    assert np.all(np.diff(half) >= -1e-15) and np.all(half > 0)
+    best = cal.q * cal.scale(grid, sd, 1e5)
+    assert np.all(half >= best - 1e-15)
