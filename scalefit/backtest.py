@@ -433,6 +433,6 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _frame(records, columns) -> pd.DataFrame:
-    from .predictive import _unfinite
+    from .formatting import from_json_safe
 
-    return pd.DataFrame([{k: _unfinite(v) for k, v in r.items()} for r in records], columns=list(columns))
+    return pd.DataFrame([{k: from_json_safe(v) for k, v in r.items()} for r in records], columns=list(columns))

@@ -121,11 +121,12 @@ class Coverage:
                  f"{self.n_replicates} replicates (seed {self.seed}); noise sd between groups "
                  f"{self.noise['sd_between']:.3g}, within {self.noise['sd_within']:.3g} (log loss); "
                  f"C_max x 10 = {self.compute:.3g} FLOPs",
-                 f"  {'scheme':<9}{'method':<12}{'quantity':<18}{'coverage':>9}{'+/- 2 MCSE':>12}  verdict"]
+                 f"  {'scheme':<9}{'method':<12}{'quantity':<18}{'coverage':>9}{'+/- 2 MCSE':>12}"
+                 f"{'median width':>14}  verdict"]
         for row in t.itertuples():
             verdict = "ok" if row.calibrated else ("UNDER-COVERS" if row.under_covers else "over-covers")
             lines.append(f"  {row.scheme:<9}{row.method:<12}{row.quantity:<18}{row.coverage:>9.3f}"
-                         f"{2 * row.mcse:>12.3f}  {verdict}")
+                         f"{2 * row.mcse:>12.3f}{row.median_width:>14.4g}  {verdict}")
         if self.failed_datasets or self.failed_replicates:
             lines.append(f"  excluded: {self.failed_datasets} datasets whose fit failed, "
                          f"{self.failed_replicates} replicates that did not converge")

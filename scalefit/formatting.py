@@ -73,3 +73,9 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (np.bool_,)):
         return bool(value)
     return value
+
+
+def from_json_safe(value: Any) -> Any:
+    """The inverse of :func:`json_safe` for one scalar: "nan", "inf" and "-inf" back to floats, anything
+    else unchanged."""
+    return float(value) if isinstance(value, str) and value in ("nan", "inf", "-inf") else value

@@ -76,11 +76,15 @@ def caption(maker: Callable) -> str:
     return " ".join(doc.split("\n\n")[0].split())
 
 
-def _axes(ax=None, figsize=(6.4, 4.4)):
+def axes_for(ax=None, figsize=(6.4, 4.4)):
+    """(Figure, Axes): a new constrained-layout figure of ``figsize`` inches, or ``ax`` and its figure."""
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize, layout="constrained")
         return fig, ax
     return ax.figure, ax
+
+
+_axes = axes_for  # the short name this module's figures use
 
 
 def _plain_log_y(ax) -> None:

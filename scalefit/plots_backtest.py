@@ -8,7 +8,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .plots import OKABE_ITO, _axes
+from .plots import OKABE_ITO, axes_for
 
 DISTANCE_LABEL = "extrapolation distance d (largest of N, D, C ratios to the training maxima, x)"
 ERROR_LABEL = "|log predicted - log observed| (nats, ~relative error)"
@@ -18,7 +18,7 @@ def backtest_figure(backtest, ax=None):
     """|log error| of every backtest point against its extrapolation distance (N cut-offs and C cut-offs in
     two colours, points outside their cross-fitted extrapolation interval ringed), with the half-width of
     the extrapolation interval as calibrated (q x sqrt(noise^2 + (c ln d)^2) at the median noise sd)."""
-    fig, ax = _axes(ax)
+    fig, ax = axes_for(ax)
     t = backtest.table
     colours = {"N": OKABE_ITO["blue"], "C": OKABE_ITO["orange"], "D": OKABE_ITO["green"]}
     for kind, part in t.groupby("kind"):
@@ -45,7 +45,7 @@ def backtest_figure(backtest, ax=None):
 
 def intervals_figure(intervals, ax=None):
     """The three intervals at each point, nested, against the point's extrapolation distance."""
-    fig, ax = _axes(ax)
+    fig, ax = axes_for(ax)
     x = np.asarray(intervals.distance)
     order = np.argsort(x)
     for key, colour, label, width in (("extrap", OKABE_ITO["sky"], "extrapolation interval", 9),

@@ -192,7 +192,7 @@ def optimal_loss_intervals(boot: Bootstrap, c: float, backtest):
     """The three intervals of the loss L* a new compute-optimal run at C reaches, for any law with an
     allocation (its own ``compute_optimal``): the law band and new-run interval from every replicate's own
     optimum, the extrapolation interval at the distance of the point estimate's (N_opt, D_opt)."""
-    from .predictive import _noise, compute_span, three_intervals
+    from .predictive import compute_span, fit_noise, three_intervals
 
     fit, law = boot.fit, boot.fit.law
     cc = np.atleast_1d(float(c))
@@ -202,7 +202,7 @@ def optimal_loss_intervals(boot: Bootstrap, c: float, backtest):
     band = boot.optimal(cc)["L_opt"]
     distance = fit.extrapolation(est["N_opt"], est["D_opt"])["distance"]
     return three_intervals("L_opt", est["N_opt"], est["D_opt"], est["L_opt"], band["lo"], band["hi"], np.log(reps),
-                           distance, boot.level, _noise(fit), backtest.calibration_at(boot.level), compute=cc,
+                           distance, boot.level, fit_noise(fit), backtest.calibration_at(boot.level), compute=cc,
                            span=compute_span(fit))
 
 

