@@ -223,15 +223,14 @@ def _global_check(problem, z, ok, full_w, values, codes=None, points: int = CHEC
     for start in range(0, rows.size, CHUNK):
         chunk = rows[start:start + CHUNK]
         gram, rhs, total = varpro.batched_cell_statistics(problem, theta, full_w[chunk], codes)
-        coef, rss = varpro.nnls_from_normal(gram, rhs, total[:, None])
-        best = np.argmin(np.where(np.isfinite(rss), rss, np.inf), axis=1)
+        best, coef, _ = varpro.best_cells(gram, rhs, total)
         best_idx = np.stack(np.unravel_index(best, shape), axis=1)
         own_idx = np.stack([np.argmin(np.abs(np.log(np.maximum(z[chunk, k + j], 1e-300))[:, None] - la[None, :]),
                                       axis=1) for j, la in enumerate(log_axes)], axis=1)
         far = np.max(np.abs(best_idx - own_idx), axis=1) > 1
         if far.any():
             cand_rows.append(chunk[far])
-            cand_z.append(varpro.coefficients_to_z(coef[far, best[far]], theta[best[far]], solver.LOG_COEF_BOUNDS))
+            cand_z.append(varpro.coefficients_to_z(coef[far], theta[best[far]], solver.LOG_COEF_BOUNDS))
     mismatches = []
     polished = 0
     if cand_rows:

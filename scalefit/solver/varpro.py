@@ -54,6 +54,33 @@ def nnls_from_normal(gram: np.ndarray, rhs: np.ndarray, total: np.ndarray) -> tu
     return best_c, best_rss
 
 
+def best_cells(gram: np.ndarray, rhs: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per problem, the grid cell of least NNLS residual: gram (B, G, K, K), rhs (B, G, K), total (B,).
+
+    Returns ``(best (B,), c (B, K), rss (B,))`` as :func:`nnls_from_normal` over every cell followed by an
+    argmin would, without enumerating supports where no cell can win: where the unconstrained solution
+    is positive it is the NNLS solution (the problem is convex), and elsewhere the unconstrained residual
+    is a lower bound, so a cell whose bound is not below the problem's best feasible residual is skipped.
+    """
+    batch, cells, k = rhs.shape
+    sol, solved = (_cramer(gram, rhs) if k in (2, 3) else safe_solve(gram, rhs))
+    rss = total[:, None] - np.einsum("bgk,bgk->bg", sol, rhs)
+    finite = solved & np.isfinite(rss)
+    feasible = finite & np.all(sol > 0, axis=-1)
+    cell_rss = np.where(feasible, rss, np.inf)
+    bound = np.minimum(cell_rss.min(axis=1), total)
+    open_cells = ~feasible & (np.where(finite, rss, -np.inf) < bound[:, None])
+    coef = np.where(feasible[..., None], sol, 0.0)
+    if open_cells.any():
+        c_open, rss_open = nnls_from_normal(gram[open_cells], rhs[open_cells], np.broadcast_to(
+            total[:, None], (batch, cells))[open_cells])
+        cell_rss[open_cells] = np.where(np.isfinite(rss_open), rss_open, np.inf)
+        coef[open_cells] = c_open
+    best = np.argmin(cell_rss, axis=1)
+    pick = np.arange(batch)
+    return best, coef[pick, best], cell_rss[pick, best]
+
+
 SINGULAR_RTOL = 1e-14  # |det| / product of the diagonal (rounding level) below which a Gram block is singular
 
 
