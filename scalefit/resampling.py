@@ -219,11 +219,17 @@ def _global_check(problem, z, ok, full_w, values, codes=None, points: int = CHEC
     axes, theta = varpro.theta_grid(tuple(zip(lo, hi, strict=True)), points)
     shape = tuple(len(a) for a in axes)
     log_axes = [np.log(a) for a in axes]
+    if codes is None:
+        compact, codes = varpro.column_groups(full_w[rows])
+    else:  # known groups of identical weight columns (the cluster scheme's groups)
+        _, first, codes = np.unique(codes, return_index=True, return_inverse=True)
+        compact = full_w[rows][:, first]
+    products = varpro.group_products(problem, theta, np.asarray(codes).ravel())  # one pass over the rows
     cand_rows, cand_z = [], []
     for start in range(0, rows.size, CHUNK):
         chunk = rows[start:start + CHUNK]
-        gram, rhs, total = varpro.batched_cell_statistics(problem, theta, full_w[chunk], codes)
-        best, coef, _ = varpro.best_cells(gram, rhs, total)
+        gram, rhs = varpro.statistics_from_products(compact[start:start + CHUNK], products)
+        best, coef, _ = varpro.best_cells(gram, rhs, full_w[chunk].sum(axis=1))
         best_idx = np.stack(np.unravel_index(best, shape), axis=1)
         own_idx = np.stack([np.argmin(np.abs(np.log(np.maximum(z[chunk, k + j], 1e-300))[:, None] - la[None, :]),
                                       axis=1) for j, la in enumerate(log_axes)], axis=1)

@@ -59,18 +59,19 @@ class AffineRows:
         if not np.allclose(actual, model, rtol=AFFINE_RTOL, atol=AFFINE_RTOL * max(1.0, np.abs(actual).max())):
             return None
         weights = np.asarray(weights, dtype=float)
-        batch, n = weights.shape
+        batch = weights.shape[0]
         used = weights != 0
         width = used.sum(axis=1)
         m = max(int(width.max(initial=0)), 1)
         offset_terms = tuple(j for j in range(k) if np.any(offset[j]))
         slopes = tuple((j, q) for j in range(k) for q in range(basis_jac.shape[-1]) if np.any(basis_jac[j, :, q]))
         fields = [weights, log_loss, *(offset[j] for j in offset_terms), *(basis_jac[j, :, q] for j, q in slopes)]
-        table = np.empty((batch, len(fields), m))
-        order = None if m == n and used.all() else np.argsort(~used, axis=1, kind="stable")[:, :m]
-        for f, values in enumerate(fields):  # each row's weighted runs first, in their original order
-            values = np.broadcast_to(values, (batch, n))
-            table[:, f] = values if order is None else np.take_along_axis(values, order, axis=1)
+        table = np.zeros((batch, len(fields), m))  # padding: weight 0, every other field 0 (finite)
+        row, run = np.nonzero(used)  # each row's weighted runs, in their original order
+        slot = np.arange(row.size) - np.repeat(np.cumsum(width) - width, width)
+        for f, values in enumerate(fields):
+            values = np.asarray(values, dtype=float)
+            table[row, f, slot] = values[run] if values.ndim == 1 else values[row, run]
         return cls(k, table, width, offset_terms, slopes)
 
     def derivatives(self, objective: obj.Objective, z: np.ndarray, rows: np.ndarray):

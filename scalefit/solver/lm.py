@@ -132,7 +132,8 @@ def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter:
     w_all = np.broadcast_to(problem.weights if weights is None else weights, (batch, n_obs))
     y_all = np.broadcast_to(problem.log_loss if log_loss is None else log_loss, (batch, n_obs))
     bjac = constant_basis_jacobian(law, z[0, problem.n_linear:], feats) if batch else None
-    packed = None if bjac is None else AffineRows.build(law, feats, z[0, problem.n_linear:], bjac, y_all, w_all)
+    packed = None if bjac is None else AffineRows.build(law, feats, z[0, problem.n_linear:], bjac,
+                                                        problem.log_loss if log_loss is None else y_all, w_all)
 
     def evaluate(points: np.ndarray, rows: np.ndarray):
         if packed is None:
