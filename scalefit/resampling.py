@@ -126,8 +126,26 @@ def run_replicates(problem: solver.Problem, z0: np.ndarray, groups: np.ndarray, 
     ok = np.zeros(m, dtype=bool)
     values = np.full(m, np.nan)
     chunks = [rows[i:i + CHUNK] for i in range(0, rows.size, CHUNK)]
-    results = map_items(_refine_chunk, [(problem, z0, full_w[c], None if log_loss is None else log_loss[c])
-                                        for c in chunks], n_jobs, progress, desc="bootstrap")
+    jobs = [(problem, z0, full_w[c], None if log_loss is None else log_loss[c]) for c in chunks]
+    jack_m = _jackknife_rows(problem, z0, groups, scheme) if jackknife else None
+    if jack_m is not None:  # refit with the last chunk: the slowest row of either sets the iterations once
+        jack_w = jack_m * problem.weights
+        jack_y = None if log_loss is None else np.tile(problem.log_loss, (len(jack_w), 1))
+        if not jobs:
+            jobs.append((problem, z0, jack_w, jack_y))
+        else:
+            _, _, w_last, y_last = jobs[-1]
+            y_both = None if y_last is None else np.vstack([y_last, jack_y])
+            jobs[-1] = (problem, z0, np.vstack([w_last, jack_w]), y_both)
+    results = map_items(_refine_chunk, jobs, n_jobs, progress, desc="bootstrap")
+    jack_res = None
+    if jack_m is not None:
+        last = results[-1]
+        cut = len(last.z) - len(jack_m)
+        jack_res = lm.BatchResult(*(np.array(getattr(last, f)[cut:]) for f in ("z", "value", "grad", "converged",
+                                                                               "n_iter")))
+        results[-1] = lm.BatchResult(*(getattr(last, f)[:cut] for f in ("z", "value", "grad", "converged", "n_iter")))
+        results = results[:len(chunks)]
     for c, res in zip(chunks, results, strict=True):
         z[c], ok[c], values[c] = res.z, res.converged, res.value
     rescued = _rescue_stalled(problem, z, ok, weights, log_loss, rows)
@@ -150,7 +168,7 @@ def run_replicates(problem: solver.Problem, z0: np.ndarray, groups: np.ndarray, 
     checks["rescued_by_lbfgsb"] = int(rescued[inverse].sum())
     checks["distinct_resamples"] = int(m)
     checks["failed_by_reason"] = dict(Counter(str(r) for r in why if r))
-    jack = _jackknife(problem, z0, groups, scheme, present) if jackknife else None
+    jack = None if jack_res is None else _jackknife(problem, jack_m, jack_res, present)
     return Replicates(z=z, ok=ok, checks=checks, jackknife=jack, reasons=why)
 
 
@@ -164,14 +182,17 @@ def _present_terms(problem: solver.Problem, z0: np.ndarray) -> np.ndarray:
     return present & np.any(basis_jac != 0, axis=(-1, -2))
 
 
-def _jackknife(problem, z0, groups, scheme, present):
+def _jackknife_rows(problem, z0, groups, scheme) -> np.ndarray | None:
+    """Leave-one-out multiplicities (J, rows) whose rows identify the law; None when fewer than two."""
     jm = jackknife_weights(groups, scheme)
     usable = identify.reasons(problem.law, problem.features, z0, jm * problem.weights) == ""
-    jm = jm[usable]
-    if len(jm) < 2:
-        return None
+    return jm[usable] if usable.sum() >= 2 else None
+
+
+def _jackknife(problem, jm, res, present):
+    """Jackknife z (J', P) from the refits ``res`` of the leave-one-out rows ``jm``: stalled rows rescued,
+    rows where a present term vanishes dropped; None when fewer than two remain."""
     jw = jm * problem.weights
-    res = _refine_chunk(problem, z0, jw, None)
     jz, jok = res.z.copy(), res.converged.copy()
     _rescue_stalled(problem, jz, jok, jm, None, np.arange(len(jm)))
     jok[jok] &= ~identify.vanishing_terms(problem.law, problem.features, jz[jok], jw[jok], present)

@@ -41,6 +41,8 @@ class AffineRows:
     width: np.ndarray
     offset_terms: tuple[int, ...]
     slopes: tuple[tuple[int, int], ...]
+    #: for each nonlinear parameter j, the terms k whose log basis depends on it
+    terms_of: tuple[tuple[int, ...], ...]
     scratch: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -72,7 +74,8 @@ class AffineRows:
         for f, values in enumerate(fields):
             values = np.asarray(values, dtype=float)
             table[row, f, slot] = values[run] if values.ndim == 1 else values[row, run]
-        return cls(k, table, width, offset_terms, slopes)
+        terms_of = tuple(tuple(j for j, q in slopes if q == qq) for qq in range(basis_jac.shape[-1]))
+        return cls(k, table, width, offset_terms, slopes, terms_of)
 
     def derivatives(self, objective: obj.Objective, z: np.ndarray, rows: np.ndarray):
         """Objective (b,), gradient (b, P), Gauss-Newton matrix (b, P, P) at z (b, P) for problem rows
@@ -142,8 +145,7 @@ class AffineRows:
         jac = self._buffer("jac", (batch, n_par, m))
         for j in range(k):
             np.multiply(terms[j], inv, out=jac[:, j])
-        for q in range(n_par - k):
-            pairs = [j for j, qq in self.slopes if qq == q]
+        for q, pairs in enumerate(self.terms_of):
             if not pairs:
                 jac[:, k + q] = 0.0
             for i, j in enumerate(pairs):

@@ -161,17 +161,20 @@ def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter:
             break
         za, fa, ga, ha = z[act], f[act], g[act], h[act]
         scaled_h, scaled_g, scale = _scaled_system(za, ga, ha, lo, hi)
-        decrement = _decrement(scaled_h, scaled_g, eye)
+        # the Newton system (for the decrement) and the damped one (for the step) in one batched solve
+        both, solved_both = safe_solve(np.concatenate([scaled_h, scaled_h + lam[act, None, None] * eye]),
+                                       -np.concatenate([scaled_g, scaled_g]))
+        decrement = _decrement(scaled_h, scaled_g, eye, both[:act.size], solved_both[:act.size])
         fscale = np.maximum(np.abs(fa), floor[act])
         finished = decrement <= rtol * fscale
         converged[act[finished]] = True
         done[act[finished]] = True
         keep = ~finished
         act, za, fa, ga, ha = act[keep], za[keep], fa[keep], ga[keep], ha[keep]
-        scaled_h, scaled_g, scale, decrement = scaled_h[keep], scaled_g[keep], scale[keep], decrement[keep]
+        scale, decrement = scale[keep], decrement[keep]
+        step, solved = both[keep.size:][keep], solved_both[keep.size:][keep]  # the damped half
         if act.size == 0:
             break
-        step, solved = safe_solve(scaled_h + lam[act, None, None] * eye, -scaled_g)
         trial = np.clip(za + step / scale, lo, hi)
         taken = trial - za
         predicted = -np.sum(ga * taken, axis=-1) - 0.5 * np.einsum("bp,bpq,bq->b", taken, ha, taken)
@@ -198,9 +201,12 @@ def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter:
     return BatchResult(z=z, value=f, grad=g, converged=converged, n_iter=n_iter)
 
 
-def _decrement(scaled_h, scaled_g, eye):
-    """Newton decrement g' H^-1 g / 2 per row (inf where H is singular even with a 1e-15 ridge)."""
-    newton, solved = safe_solve(scaled_h, -scaled_g)
+def _decrement(scaled_h, scaled_g, eye, newton=None, solved=None):
+    """Newton decrement g' H^-1 g / 2 per row (inf where H is singular even with a 1e-15 ridge).
+
+    ``newton``, ``solved``: the solution of H x = -g and its mask when already computed."""
+    if newton is None:
+        newton, solved = safe_solve(scaled_h, -scaled_g)
     if not solved.all():
         ridge, solved_r = safe_solve(scaled_h + 1e-15 * eye, -scaled_g)
         newton = np.where(solved[:, None], newton, ridge)
