@@ -68,12 +68,18 @@ class AffineRows:
         offset_terms = tuple(j for j in range(k) if np.any(offset[j]))
         slopes = tuple((j, q) for j in range(k) for q in range(basis_jac.shape[-1]) if np.any(basis_jac[j, :, q]))
         fields = [weights, log_loss, *(offset[j] for j in offset_terms), *(basis_jac[j, :, q] for j, q in slopes)]
-        table = np.zeros((batch, len(fields), m))  # padding: weight 0, every other field 0 (finite)
+        n = used.shape[1]
         row, run = np.nonzero(used)  # each row's weighted runs, in their original order
         slot = np.arange(row.size) - np.repeat(np.cumsum(width) - width, width)
+        index = np.full((batch, m), n)  # run n: padding (weight 0, every other field 0)
+        index[row, slot] = run
+        table = np.empty((batch, len(fields), m))
         for f, values in enumerate(fields):
             values = np.asarray(values, dtype=float)
-            table[row, f, slot] = values[run] if values.ndim == 1 else values[row, run]
+            if values.ndim == 1:
+                np.take(np.append(values, 0.0), index, out=table[:, f])
+            else:
+                table[:, f] = np.take_along_axis(np.hstack([values, np.zeros((batch, 1))]), index, axis=1)
         terms_of = tuple(tuple(j for j, q in slopes if q == qq) for qq in range(basis_jac.shape[-1]))
         return cls(k, table, width, offset_terms, slopes, terms_of)
 
@@ -138,7 +144,6 @@ class AffineRows:
         for t in terms[1:]:
             total += t
         r = np.log(total, out=self._buffer("r", (batch, m)))
-        bad = ~np.isfinite(r).all(axis=1)
         r -= data[:, 1]
         r += shift
         inv = np.divide(1.0, total, out=total)
@@ -155,6 +160,7 @@ class AffineRows:
                     jac[:, k + q] += jac[:, j] * data[:, field_of["slope", j, q]]
         value, wpsi, wc = _weighted_parts(objective, r, data[:, 0], self._buffer("psi", (batch, m)),
                                           self._buffer("wpsi", (batch, m)))
+        bad = ~np.isfinite(value)  # a non-finite log prediction on a weighted run makes the objective so
         grad = (jac @ wpsi[:, :, None])[:, :, 0]
         jw = self._buffer("jw", (batch, n_par, m))
         np.multiply(jac, wc[:, None, :], out=jw)
