@@ -33,7 +33,8 @@ from . import solver
 from .parallel import map_items
 from .solver import identify, lm, varpro
 
-CHUNK = 250  # replicates per batched solve; fixed so results do not depend on n_jobs
+CHUNK = 500  # replicates per batched solve; fixed so results do not depend on n_jobs. 500 rather than 250: the
+# Epoch bootstrap ~8% faster (fewer Levenberg-Marquardt iterations of fixed cost), still two tasks per 1,000
 GLOBAL_CHECKS = 16  # residual scheme: replicates re-solved by the full global method (others: all, batched)
 REPLICATE_RTOL = 1e-10  # Newton decrement / objective at which a replicate has converged: on the Epoch data its
 # parameters then sit within 1e-5 (exponents) of the 1e-13 optimum, ~1e-3 of a bootstrap standard error, for

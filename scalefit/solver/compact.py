@@ -77,9 +77,10 @@ class AffineRows:
         for f, values in enumerate(fields):
             values = np.asarray(values, dtype=float)
             if values.ndim == 1:
-                np.take(np.append(values, 0.0), index, out=table[:, f])
+                np.take(np.append(values, 0.0), index, out=table[:, f], mode="clip")
             else:
-                table[:, f] = np.take_along_axis(np.hstack([values, np.zeros((batch, 1))]), index, axis=1)
+                table[:, f] = np.take_along_axis(np.broadcast_to(values, (batch, n)), np.minimum(index, n - 1), axis=1)
+                np.putmask(table[:, f], index == n, 0.0)
         terms_of = tuple(tuple(j for j, q in slopes if q == qq) for qq in range(basis_jac.shape[-1]))
         return cls(k, table, width, offset_terms, slopes, terms_of)
 
@@ -113,7 +114,8 @@ class AffineRows:
         k = self.n_linear
         batch, n_par = z.shape
         m = max(int(self.width[rows].max(initial=0)), 1)
-        data = np.take(self.table, rows, axis=0, out=self._buffer("data", (batch, *self.table.shape[1:])))
+        data = np.take(self.table, rows, axis=0, out=self._buffer("data", (batch, *self.table.shape[1:])),
+                       mode="clip")  # rows are valid; "raise" would copy through a temporary
         data = data[:, :, :m]
         field_of = {("offset", j): 2 + i for i, j in enumerate(self.offset_terms)}
         field_of.update({("slope", j, q): 2 + len(self.offset_terms) + i for i, (j, q) in enumerate(self.slopes)})
