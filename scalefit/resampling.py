@@ -33,7 +33,8 @@ from . import solver
 from .parallel import map_items
 from .solver import identify, lm, varpro
 
-CHUNK = 250  # replicates per batched solve; fixed so results do not depend on n_jobs
+CHUNK = 500  # replicates per batched solve; fixed so results do not depend on n_jobs. 500 rather than 250: the
+# Epoch bootstrap ~8% faster (fewer Levenberg-Marquardt iterations of fixed cost), still two tasks per 1,000
 GLOBAL_CHECKS = 16  # residual scheme: replicates re-solved by the full global method (others: all, batched)
 REPLICATE_RTOL = 1e-10  # Newton decrement / objective at which a replicate has converged: on the Epoch data its
 # parameters then sit within 1e-5 (exponents) of the 1e-13 optimum, ~1e-3 of a bootstrap standard error, for
@@ -114,7 +115,7 @@ def run_replicates(problem: solver.Problem, z0: np.ndarray, groups: np.ndarray, 
     codes = np.unique(groups, return_inverse=True)[1].ravel() if scheme == "cluster" else np.arange(len(groups))
     if log_loss is None:  # identical draws are identical problems: fit each distinct one once
         first = np.unique(codes, return_index=True)[1]
-        _, keep, inverse = np.unique(weights[:, first], axis=0, return_index=True, return_inverse=True)
+        keep, inverse = _distinct_rows(weights[:, first])
         weights, inverse = weights[keep], np.asarray(inverse).ravel()
     else:
         inverse = np.arange(n)
@@ -126,8 +127,26 @@ def run_replicates(problem: solver.Problem, z0: np.ndarray, groups: np.ndarray, 
     ok = np.zeros(m, dtype=bool)
     values = np.full(m, np.nan)
     chunks = [rows[i:i + CHUNK] for i in range(0, rows.size, CHUNK)]
-    results = map_items(_refine_chunk, [(problem, z0, full_w[c], None if log_loss is None else log_loss[c])
-                                        for c in chunks], n_jobs, progress, desc="bootstrap")
+    jobs = [(problem, z0, full_w[c], None if log_loss is None else log_loss[c]) for c in chunks]
+    jack_m = _jackknife_rows(problem, z0, groups, scheme) if jackknife else None
+    if jack_m is not None:  # refit with the last chunk: the slowest row of either sets the iterations once
+        jack_w = jack_m * problem.weights
+        jack_y = None if log_loss is None else np.tile(problem.log_loss, (len(jack_w), 1))
+        if not jobs:
+            jobs.append((problem, z0, jack_w, jack_y))
+        else:
+            _, _, w_last, y_last = jobs[-1]
+            y_both = None if y_last is None else np.vstack([y_last, jack_y])
+            jobs[-1] = (problem, z0, np.vstack([w_last, jack_w]), y_both)
+    results = map_items(_refine_chunk, jobs, n_jobs, progress, desc="bootstrap")
+    jack_res = None
+    if jack_m is not None:
+        last = results[-1]
+        cut = len(last.z) - len(jack_m)
+        jack_res = lm.BatchResult(*(np.array(getattr(last, f)[cut:]) for f in ("z", "value", "grad", "converged",
+                                                                               "n_iter")))
+        results[-1] = lm.BatchResult(*(getattr(last, f)[:cut] for f in ("z", "value", "grad", "converged", "n_iter")))
+        results = results[:len(chunks)]
     for c, res in zip(chunks, results, strict=True):
         z[c], ok[c], values[c] = res.z, res.converged, res.value
     rescued = _rescue_stalled(problem, z, ok, weights, log_loss, rows)
@@ -150,8 +169,22 @@ def run_replicates(problem: solver.Problem, z0: np.ndarray, groups: np.ndarray, 
     checks["rescued_by_lbfgsb"] = int(rescued[inverse].sum())
     checks["distinct_resamples"] = int(m)
     checks["failed_by_reason"] = dict(Counter(str(r) for r in why if r))
-    jack = _jackknife(problem, z0, groups, scheme, present) if jackknife else None
+    jack = None if jack_res is None else _jackknife(problem, jack_m, jack_res, present)
     return Replicates(z=z, ok=ok, checks=checks, jackknife=jack, reasons=why)
+
+
+def _distinct_rows(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(counts, axis=0, return_index=True, return_inverse=True)[1:]`` for a (B, G) matrix.
+
+    Multiplicities below 256 are compared as byte strings (same order as the numbers, several times
+    faster than sorting float rows); anything else goes through np.unique.
+    """
+    if counts.size and counts.min() >= 0 and counts.max() < 256 and np.all(counts == np.round(counts)):
+        packed = np.ascontiguousarray(counts.astype(np.uint8)).view(np.dtype((np.void, counts.shape[1])))[:, 0]
+        _, keep, inverse = np.unique(packed, return_index=True, return_inverse=True)
+    else:
+        _, keep, inverse = np.unique(counts, axis=0, return_index=True, return_inverse=True)
+    return keep, np.asarray(inverse).ravel()
 
 
 def _present_terms(problem: solver.Problem, z0: np.ndarray) -> np.ndarray:
@@ -164,14 +197,17 @@ def _present_terms(problem: solver.Problem, z0: np.ndarray) -> np.ndarray:
     return present & np.any(basis_jac != 0, axis=(-1, -2))
 
 
-def _jackknife(problem, z0, groups, scheme, present):
+def _jackknife_rows(problem, z0, groups, scheme) -> np.ndarray | None:
+    """Leave-one-out multiplicities (J, rows) whose rows identify the law; None when fewer than two."""
     jm = jackknife_weights(groups, scheme)
     usable = identify.reasons(problem.law, problem.features, z0, jm * problem.weights) == ""
-    jm = jm[usable]
-    if len(jm) < 2:
-        return None
+    return jm[usable] if usable.sum() >= 2 else None
+
+
+def _jackknife(problem, jm, res, present):
+    """Jackknife z (J', P) from the refits ``res`` of the leave-one-out rows ``jm``: stalled rows rescued,
+    rows where a present term vanishes dropped; None when fewer than two remain."""
     jw = jm * problem.weights
-    res = _refine_chunk(problem, z0, jw, None)
     jz, jok = res.z.copy(), res.converged.copy()
     _rescue_stalled(problem, jz, jok, jm, None, np.arange(len(jm)))
     jok[jok] &= ~identify.vanishing_terms(problem.law, problem.features, jz[jok], jw[jok], present)
@@ -219,19 +255,24 @@ def _global_check(problem, z, ok, full_w, values, codes=None, points: int = CHEC
     axes, theta = varpro.theta_grid(tuple(zip(lo, hi, strict=True)), points)
     shape = tuple(len(a) for a in axes)
     log_axes = [np.log(a) for a in axes]
+    if codes is None:
+        compact, codes = varpro.column_groups(full_w[rows])
+    else:  # known groups of identical weight columns (the cluster scheme's groups)
+        _, first, codes = np.unique(codes, return_index=True, return_inverse=True)
+        compact = full_w[rows][:, first]
+    products = varpro.group_products(problem, theta, np.asarray(codes).ravel())  # one pass over the rows
     cand_rows, cand_z = [], []
     for start in range(0, rows.size, CHUNK):
         chunk = rows[start:start + CHUNK]
-        gram, rhs, total = varpro.batched_cell_statistics(problem, theta, full_w[chunk], codes)
-        coef, rss = varpro.nnls_from_normal(gram, rhs, total[:, None])
-        best = np.argmin(np.where(np.isfinite(rss), rss, np.inf), axis=1)
+        gram, rhs = varpro.statistics_from_products(compact[start:start + CHUNK], products)
+        best, coef, _ = varpro.best_cells(gram, rhs, full_w[chunk].sum(axis=1))
         best_idx = np.stack(np.unravel_index(best, shape), axis=1)
         own_idx = np.stack([np.argmin(np.abs(np.log(np.maximum(z[chunk, k + j], 1e-300))[:, None] - la[None, :]),
                                       axis=1) for j, la in enumerate(log_axes)], axis=1)
         far = np.max(np.abs(best_idx - own_idx), axis=1) > 1
         if far.any():
             cand_rows.append(chunk[far])
-            cand_z.append(varpro.coefficients_to_z(coef[far, best[far]], theta[best[far]], solver.LOG_COEF_BOUNDS))
+            cand_z.append(varpro.coefficients_to_z(coef[far], theta[best[far]], solver.LOG_COEF_BOUNDS))
     mismatches = []
     polished = 0
     if cand_rows:

@@ -129,10 +129,33 @@ def reasons(law, features, z0: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def vanishing_terms(law, features, z: np.ndarray, weights: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
     """(B,) True where some term's share of the prediction is below NEGLIGIBLE_SHARE on every weighted row.
 
-    ``keep`` (K,) marks terms to test (e.g. those present in the full-data fit); default all.
+    ``keep`` (K,) or (B, K) marks terms to test (e.g. those present in the full-data fit); default all.
+    A term's share on any one weighted row is a lower bound of its largest share, so each problem row is
+    first tested on one run per term (the weighted run where that term weighs most at the rows' median
+    parameters); only rows that this does not clear are tested on every run. The answer is the same.
     """
     k = len(law.linear_names)
-    keep = np.ones(k, dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
+    keep = np.broadcast_to(True if keep is None else np.asarray(keep, dtype=bool), (z.shape[0], k))
+    seen = weights > 0
+    if z.shape[0] == 0 or not keep.any():
+        return np.zeros(z.shape[0], dtype=bool)
+    _, share_ref = obj.log_predict(law, np.median(z, axis=0), features)  # (K, n)
+    probe = np.empty((z.shape[0], k), dtype=np.intp)
+    for j in range(k):  # the first weighted run in order of decreasing share
+        order = np.argsort(-share_ref[j], kind="stable")
+        probe[:, j] = order[np.argmax(seen[:, order], axis=1)]
+    runs, pos = np.unique(probe, return_inverse=True)
+    _, share = obj.log_predict(law, z, {key: v[runs] for key, v in features.items()})  # (B, K, runs)
+    at_probe = np.take_along_axis(share, pos.reshape(probe.shape)[:, :, None], axis=2)[:, :, 0]
+    unclear = np.flatnonzero(np.any(~(at_probe >= NEGLIGIBLE_SHARE) & keep, axis=1))
+    out = np.zeros(z.shape[0], dtype=bool)
+    if unclear.size:
+        out[unclear] = _vanishing_on_every_run(law, features, z[unclear], weights[unclear], keep[unclear])
+    return out
+
+
+def _vanishing_on_every_run(law, features, z: np.ndarray, weights: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    k = len(law.linear_names)
     top = np.zeros((z.shape[0], k))
     n = weights.shape[-1]
     step = max(1, (1 << 18) // max(z.shape[0] * k, 1))

@@ -20,16 +20,16 @@ def safe_solve(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     finite = np.isfinite(a).all(axis=(-1, -2)) & np.isfinite(b).all(axis=-1)
-    eye = np.eye(a.shape[-1])
-    a_safe = np.where(finite[..., None, None], a, eye)
-    b_safe = np.where(finite[..., None], b, 0.0)
-    with np.errstate(all="ignore"):
-        try:
-            x = np.linalg.solve(a_safe, b_safe[..., None])[..., 0]
-        except np.linalg.LinAlgError:  # at least one exactly singular system: solve one by one
-            x = _solve_each(a_safe, b_safe)
+    if not finite.all():
+        a = np.where(finite[..., None, None], a, np.eye(a.shape[-1]))
+        b = np.where(finite[..., None], b, 0.0)
+    try:  # linalg.solve keeps its own floating-point error state
+        x = np.linalg.solve(a, b[..., None])[..., 0]
+    except np.linalg.LinAlgError:  # at least one exactly singular system: solve one by one
+        with np.errstate(all="ignore"):
+            x = _solve_each(a, b)
     ok = finite & np.isfinite(x).all(axis=-1)
-    return np.where(ok[..., None], x, 0.0), ok
+    return (x if ok.all() else np.where(ok[..., None], x, 0.0)), ok
 
 
 def _solve_each(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import objective as obj
+from .compact import AffineRows
 from .linalg import row_blocks, safe_solve, take_rows
 
 CONVERGED_RTOL = 1e-13  # Newton decrement / objective below which a row has converged
@@ -131,10 +132,22 @@ def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter:
     w_all = np.broadcast_to(problem.weights if weights is None else weights, (batch, n_obs))
     y_all = np.broadcast_to(problem.log_loss if log_loss is None else log_loss, (batch, n_obs))
     bjac = constant_basis_jacobian(law, z[0, problem.n_linear:], feats) if batch else None
+    packed = None if bjac is None else AffineRows.build(law, feats, z[0, problem.n_linear:], bjac,
+                                                        problem.log_loss if log_loss is None else y_all, w_all)
+
+    def evaluate(points: np.ndarray, rows: np.ndarray):
+        if packed is None:
+            return derivatives(law, objective, points, feats, y_all[rows], w_all[rows], bjac)
+        f_p, g_p, h_p, bad = packed.derivatives(objective, points, rows)
+        if bad.any():  # prediction under- or overflowed without log-sum-exp: the stable pass for those rows
+            f_p[bad], g_p[bad], h_p[bad] = derivatives(law, objective, points[bad], feats, y_all[rows[bad]],
+                                                       w_all[rows[bad]], bjac)
+        return f_p, g_p, h_p
+
     if batch > 1 and log_loss is None and weights is not None and np.all(z == z[0]):
         f, g, h = shared_start_derivatives(law, objective, z[0], feats, problem.log_loss, w_all)
     else:
-        f, g, h = derivatives(law, objective, z, feats, y_all, w_all, bjac)
+        f, g, h = evaluate(z, np.arange(batch))
     floor = ROUNDING_FLOOR * np.abs(w_all).sum(axis=1)
     lam = np.full(batch, LAMBDA_START.get(objective.kind, 1e-4))
     nu = np.full(batch, 2.0)
@@ -148,21 +161,24 @@ def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter:
             break
         za, fa, ga, ha = z[act], f[act], g[act], h[act]
         scaled_h, scaled_g, scale = _scaled_system(za, ga, ha, lo, hi)
-        decrement = _decrement(scaled_h, scaled_g, eye)
+        # the Newton system (for the decrement) and the damped one (for the step) in one batched solve
+        both, solved_both = safe_solve(np.concatenate([scaled_h, scaled_h + lam[act, None, None] * eye]),
+                                       -np.concatenate([scaled_g, scaled_g]))
+        decrement = _decrement(scaled_h, scaled_g, eye, both[:act.size], solved_both[:act.size])
         fscale = np.maximum(np.abs(fa), floor[act])
         finished = decrement <= rtol * fscale
         converged[act[finished]] = True
         done[act[finished]] = True
         keep = ~finished
         act, za, fa, ga, ha = act[keep], za[keep], fa[keep], ga[keep], ha[keep]
-        scaled_h, scaled_g, scale, decrement = scaled_h[keep], scaled_g[keep], scale[keep], decrement[keep]
+        scale, decrement = scale[keep], decrement[keep]
+        step, solved = both[keep.size:][keep], solved_both[keep.size:][keep]  # the damped half
         if act.size == 0:
             break
-        step, solved = safe_solve(scaled_h + lam[act, None, None] * eye, -scaled_g)
         trial = np.clip(za + step / scale, lo, hi)
         taken = trial - za
         predicted = -np.sum(ga * taken, axis=-1) - 0.5 * np.einsum("bp,bpq,bq->b", taken, ha, taken)
-        f_t, g_t, h_t = derivatives(law, objective, trial, feats, y_all[act], w_all[act], bjac)
+        f_t, g_t, h_t = evaluate(trial, act)
         better = solved & np.isfinite(f_t) & (f_t < fa)
         ratio = (fa - f_t) / np.maximum(predicted, TINY)
         z[act] = np.where(better[:, None], trial, za)
@@ -185,9 +201,12 @@ def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter:
     return BatchResult(z=z, value=f, grad=g, converged=converged, n_iter=n_iter)
 
 
-def _decrement(scaled_h, scaled_g, eye):
-    """Newton decrement g' H^-1 g / 2 per row (inf where H is singular even with a 1e-15 ridge)."""
-    newton, solved = safe_solve(scaled_h, -scaled_g)
+def _decrement(scaled_h, scaled_g, eye, newton=None, solved=None):
+    """Newton decrement g' H^-1 g / 2 per row (inf where H is singular even with a 1e-15 ridge).
+
+    ``newton``, ``solved``: the solution of H x = -g and its mask when already computed."""
+    if newton is None:
+        newton, solved = safe_solve(scaled_h, -scaled_g)
     if not solved.all():
         ridge, solved_r = safe_solve(scaled_h + 1e-15 * eye, -scaled_g)
         newton = np.where(solved[:, None], newton, ridge)

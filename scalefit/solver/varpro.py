@@ -13,6 +13,7 @@ Shapes: G grid cells, K linear coefficients, p nonlinear parameters, n rows, B r
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -52,6 +53,33 @@ def nnls_from_normal(gram: np.ndarray, rhs: np.ndarray, total: np.ndarray) -> tu
             full[..., idx] = sol
             best_c = np.where(ok[..., None], full, best_c)
     return best_c, best_rss
+
+
+def best_cells(gram: np.ndarray, rhs: np.ndarray, total: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per problem, the grid cell of least NNLS residual: gram (B, G, K, K), rhs (B, G, K), total (B,).
+
+    Returns ``(best (B,), c (B, K), rss (B,))`` as :func:`nnls_from_normal` over every cell followed by an
+    argmin would, without enumerating supports where no cell can win: where the unconstrained solution
+    is positive it is the NNLS solution (the problem is convex), and elsewhere the unconstrained residual
+    is a lower bound, so a cell whose bound is not below the problem's best feasible residual is skipped.
+    """
+    batch, cells, k = rhs.shape
+    sol, solved = (_cramer(gram, rhs) if k in (2, 3) else safe_solve(gram, rhs))
+    rss = total[:, None] - np.einsum("bgk,bgk->bg", sol, rhs)
+    finite = solved & np.isfinite(rss)
+    feasible = finite & np.all(sol > 0, axis=-1)
+    cell_rss = np.where(feasible, rss, np.inf)
+    bound = np.minimum(cell_rss.min(axis=1), total)
+    open_cells = ~feasible & (np.where(finite, rss, -np.inf) < bound[:, None])
+    coef = np.where(feasible[..., None], sol, 0.0)
+    if open_cells.any():
+        c_open, rss_open = nnls_from_normal(gram[open_cells], rhs[open_cells], np.broadcast_to(
+            total[:, None], (batch, cells))[open_cells])
+        cell_rss[open_cells] = np.where(np.isfinite(rss_open), rss_open, np.inf)
+        coef[open_cells] = c_open
+    best = np.argmin(cell_rss, axis=1)
+    pick = np.arange(batch)
+    return best, coef[pick, best], cell_rss[pick, best]
 
 
 SINGULAR_RTOL = 1e-14  # |det| / product of the diagonal (rounding level) below which a Gram block is singular
@@ -139,22 +167,16 @@ def column_groups(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return weights[:, first], np.asarray(codes).ravel()
 
 
-def batched_cell_statistics(problem, theta: np.ndarray, weights: np.ndarray, codes: np.ndarray | None = None):
-    """Normal equations of every cell for every replicate: gram (B, G, K, K), rhs (B, G, K), total (B,).
+def group_products(problem, theta: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Per-row normal-equation products of every cell summed within groups of rows: (U, G, K^2 + K).
 
-    ``weights`` (B, n) are full row weights; ``codes`` (n,), when given, label rows whose weight columns
-    are identical (otherwise found by :func:`column_groups`). Per-row products are summed within groups of identical
-    weight columns and then multiplied by the compact weights: cost (U x G K^2) per block of rows.
+    ``codes`` (n,) label the rows (0..U-1) whose weights are always equal (a cluster bootstrap's groups);
+    the products do not depend on any replicate's weights, so one pass over the rows serves every chunk.
     """
     law, n = problem.law, problem.log_loss.shape[-1]
     k = len(law.linear_names)
     g = theta.shape[0]
-    if codes is None:
-        compact, codes = column_groups(weights)
-    else:  # known groups of identical columns (the cluster scheme's groups)
-        _, first, codes = np.unique(codes, return_index=True, return_inverse=True)
-        compact = weights[:, first]
-    n_codes = compact.shape[1]
+    n_codes = int(codes.max()) + 1 if codes.size else 0
     order = np.argsort(codes, kind="stable")
     products = np.zeros((n_codes, g, k * k + k))
     for rows in row_blocks(g * (k * k + k), n):
@@ -167,6 +189,30 @@ def batched_cell_statistics(problem, theta: np.ndarray, weights: np.ndarray, cod
         starts = np.flatnonzero(np.r_[True, block_codes[1:] != block_codes[:-1]])
         summed = np.add.reduceat(np.moveaxis(per_row, -1, 0), starts, axis=0)  # (groups in block, G, K^2+K)
         products[block_codes[starts]] += summed
-    stats = compact @ products.reshape(n_codes, -1)
-    stats = stats.reshape(weights.shape[0], g, k * k + k)
-    return stats[..., : k * k].reshape(-1, g, k, k), stats[..., k * k:], weights.sum(axis=1)
+    return products
+
+
+def statistics_from_products(compact: np.ndarray, products: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Normal equations (gram (B, G, K, K), rhs (B, G, K)) from group weights (B, U) and
+    :func:`group_products` (U, G, K^2 + K)."""
+    n_codes, g, width = products.shape
+    k = math.isqrt(4 * width + 1) // 2  # width = K^2 + K
+    stats = (compact @ products.reshape(n_codes, -1)).reshape(compact.shape[0], g, width)
+    return stats[..., : k * k].reshape(-1, g, k, k), stats[..., k * k:]
+
+
+def batched_cell_statistics(problem, theta: np.ndarray, weights: np.ndarray, codes: np.ndarray | None = None):
+    """Normal equations of every cell for every replicate: gram (B, G, K, K), rhs (B, G, K), total (B,).
+
+    ``weights`` (B, n) are full row weights; ``codes`` (n,), when given, label rows whose weight columns
+    are identical (otherwise found by :func:`column_groups`). Per-row products are summed within groups of
+    identical weight columns (:func:`group_products`) and then multiplied by the compact weights: cost
+    (U x G K^2) per block of rows.
+    """
+    if codes is None:
+        compact, codes = column_groups(weights)
+    else:  # known groups of identical columns (the cluster scheme's groups)
+        _, first, codes = np.unique(codes, return_index=True, return_inverse=True)
+        compact = weights[:, first]
+    gram, rhs = statistics_from_products(compact, group_products(problem, theta, np.asarray(codes).ravel()))
+    return gram, rhs, weights.sum(axis=1)
