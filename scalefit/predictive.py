@@ -190,8 +190,8 @@ class Calibration:
         if self.n_points == 0:
             return "no backtest points: the extrapolation interval is not available"
         kept = len(self._shapes())
-        return (f"{self.rule}: the widest of {kept} growth shape(s) of {self.n_shapes} the backtest does not reject, "
-                f"q x sqrt(noise^2 + (c ln(d)^a (ln d + ln span)^b)^2); best fitting a = {self.power:g}, "
+        return (f"{self.rule}: the widest of the {kept} growth shapes (of {self.n_shapes}) the backtest does not "
+                f"reject, q x sqrt(noise^2 + (c ln(d)^a (ln d + ln span)^b)^2); best fitting a = {self.power:g}, "
                 f"b = {self.span_power:g}, c = {self.c:.3g}, q = {self.q:.3g}; resting on "
                 f"{self.n_points} backtest points ({self.n_runs} distinct runs, {self.n_cutoffs} cut-offs) "
                 f"up to distance {self.max_distance:.3g}x")
