@@ -48,7 +48,13 @@ Each answers a different question, and each contains the one before it:
    need of that simulation (b <= 4 gave 0.960 at half-width 0.041; without the q-ratio rule the half-widths
    were 0.044 and 0.040 at the same coverage): the rule is calibrated on one
    misspecification, and a stronger bend can exceed it; the leave-largest-out table in
-   benchmarks/bench_backtest.py checks it on real sweeps.
+   benchmarks/bench_backtest.py checks it on real sweeps (held-out largest runs inside the law band /
+   new-run / extrapolation interval, median relative half-width of the last: Epoch Chinchilla 17, 46,
+   56 of 57, 2.1%; datablations single-epoch 7, 7, 8 of 8, 18%; colpret OPT 5, 12, 27 of 27, 12%;
+   Porian IsoFLOP points 7, 20, 61 of 63, 45% (the first rule: 52/57, 8/8, 27/27 and 44/63, below the
+   floor)). In :func:`scalefit.coverage.check_coverage` with ``backtests=True`` (truth a Chinchilla fit of
+   the example sweep, a new compute-optimal run at 10x its compute, R = 200) the extrapolation interval
+   covered 1.000 at a median half-width of 5.0% against the new-run interval's 0.945 at 2.0%.
 
 Honesty rules: the calibration says how many backtest points (and distinct runs and cut-offs) it rests
 on. With fewer than ``min_points(level)`` points the conformal quantile does not exist (it would need
@@ -190,8 +196,8 @@ class Calibration:
         if self.n_points == 0:
             return "no backtest points: the extrapolation interval is not available"
         kept = len(self._shapes())
-        return (f"{self.rule}: the widest of {kept} growth shape(s) of {self.n_shapes} the backtest does not reject, "
-                f"q x sqrt(noise^2 + (c ln(d)^a (ln d + ln span)^b)^2); best fitting a = {self.power:g}, "
+        return (f"{self.rule}: the widest of the {kept} growth shapes (of {self.n_shapes}) the backtest does not "
+                f"reject, q x sqrt(noise^2 + (c ln(d)^a (ln d + ln span)^b)^2); best fitting a = {self.power:g}, "
                 f"b = {self.span_power:g}, c = {self.c:.3g}, q = {self.q:.3g}; resting on "
                 f"{self.n_points} backtest points ({self.n_runs} distinct runs, {self.n_cutoffs} cut-offs) "
                 f"up to distance {self.max_distance:.3g}x")
