@@ -10,6 +10,7 @@ Takes a Fit as an argument and never imports ``fit``, so ``Fit.bootstrap()`` is 
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 import warnings
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import pandas as pd
 
 from . import allocation, intervals
 from .errors import FitError, ScalefitWarning
+from .formatting import SPREAD_NOTE, spread
 from .laws import ComputeOptimal
 from .resampling import Replicates
 from .solver import identify
@@ -212,12 +214,34 @@ class Bootstrap:
                 f"{len(self.warnings)} warning(s)>")
 
     def summary(self) -> str:
+        """A table to paste into a paper: every parameter and derived quantity with its estimate, spread and
+        interval, in the law's units (Chinchilla: E in nats/token, A and B in nats/token x N^alpha and
+        x D^beta, exponents and a, b dimensionless, G in parameters per (FLOPs/6)^a).
+
+        The spread column is :func:`scalefit.formatting.spread`, the same scale the report's parameter table
+        shows: ×/÷ f (f = exp(sd of log replicate)) for quantities whose replicates are all positive, else
+        ± sd. A plain standard error misleads on right-skewed replicates such as those of A.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> print(boot.summary())  # doctest: +ELLIPSIS
+        bootstrap: 50 replicates (cluster scheme, seed 0, percentile intervals); 0 failed and excluded
+          quantity      estimate      spread      95% lo      95% hi
+          E             ...
+        >>> "se" in boot.summary().split()
+        False
+        """
         pct = round(self.level * 100)
         lines = [f"bootstrap: {len(self.replicates)} replicates ({self.scheme} scheme, seed {self.seed}, "
                  f"{self.method} intervals); {self.failed} failed and excluded",
-                 f"  {'quantity':<10}{'estimate':>13}{'se':>12}{f'{pct}% lo':>13}{f'{pct}% hi':>13}"]
+                 f"  {'quantity':<10}{'estimate':>12}{'spread':>12}{f'{pct}% lo':>12}{f'{pct}% hi':>12}"]
+        values = {**self.params(), **self.derived()}
         for name, row in self.intervals().items():
-            lines.append(f"  {name:<10}{row['estimate']:>13.6g}{row['se']:>12.4g}{row['lo']:>13.6g}{row['hi']:>13.6g}")
+            lines.append(f"  {name:<10}{row['estimate']:>12.5g}{spread(values[name]):>12}{row['lo']:>12.5g}"
+                         f"{row['hi']:>12.5g}")
+        lines += ["  " + line for line in textwrap.wrap(SPREAD_NOTE, 100)]
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 

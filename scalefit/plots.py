@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, FormatStrFormatter, FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from . import conventions
 from .errors import FitError
@@ -39,6 +39,8 @@ PARAM_LABELS = {"E": "E (nats/token)", "A": "A (nats/token x N^alpha)", "B": "B 
 STYLE = {"font.size": 10, "axes.titlesize": 10.5, "axes.labelsize": 10, "xtick.labelsize": 9,
          "ytick.labelsize": 9, "legend.fontsize": 8, "legend.framealpha": 0.85, "figure.titlesize": 10.5}
 MINOR_LABEL_SIZE = 8
+#: tick and axis labels of the corner plot's small panels (the figure is shown ~0.85x its size)
+CORNER_LABEL_SIZE = 8
 #: iso-N curves and IsoFLOP slices run this factor beyond the runs they describe, drawn dashed
 CURVE_EXTENSION = 2.0
 
@@ -134,7 +136,7 @@ def loss_vs_compute(fit, boot=None, targets: Sequence[tuple[float, float]] = (),
     the largest run) and requested targets. Look at whether each size's runs follow its curve, and how far
     right of the largest run the frontier and targets are read.
     """
-    fig, ax = _axes(ax)
+    fig, ax = _axes(ax, figsize=(6.4, 5.2))
     runs = fit.runs
     c_runs = _compute(fit, runs.N, runs.D)
     norm = _size_norm(runs.N)
@@ -176,7 +178,7 @@ def loss_vs_compute(fit, boot=None, targets: Sequence[tuple[float, float]] = (),
     labels.append("fitted loss of one size (dashed: beyond its runs)")
     ax.set(xscale="log", yscale="log", xlabel=COMPUTE_LABEL, ylabel=LOSS_LABEL, title="Loss against compute")
     _plain_log_y(ax)
-    ax.legend(handles, labels, loc="lower left")
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2)  # never over the runs
     _size_colorbar(fig, ax, norm)
     return fig
 
@@ -328,18 +330,26 @@ def _log_scaled(values: np.ndarray) -> bool:
     return bool(v.size and v.min() > 0 and v.max() / v.min() > 3)
 
 
-def _few_log_ticks(axis) -> None:
-    """At most ~4 labelled ticks (1, 2, 5 x 10^k, thinned) on a narrow log axis of a corner panel."""
+def compact_number(value: float) -> str:
+    """A tick label as short as it can be: 500, 2e3, 1.5e4, 3e-5 (no "+" and no leading zero in the exponent)."""
+    text = f"{value:.2g}"
+    mantissa, _, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+
+
+def _few_log_ticks(axis, most: int = 3) -> None:
+    """At most ``most`` labelled ticks (1, 2, 5 x 10^k, thinned) on a narrow log axis of a corner panel,
+    labelled compactly (2e3, not 2e+03), so neighbouring labels never run into each other."""
     lo, hi = sorted(axis.get_view_interval())
     decades = np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
     for subs in ((1, 2, 5), (1, 3), (1,)):
         ticks = [m * 10**e for e in decades for m in subs if lo <= m * 10**e <= hi]
-        if len(ticks) <= 4:
+        if len(ticks) <= most:
             break
     else:
-        ticks = ticks[:: int(np.ceil(len(ticks) / 4))]
+        ticks = ticks[:: int(np.ceil(len(ticks) / most))]
     axis.set_major_locator(FixedLocator(ticks))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: compact_number(v)))
     axis.set_minor_formatter(NullFormatter())
 
 
@@ -384,24 +394,28 @@ def corner(boot, names: Sequence[str] | None = None, max_points: int = 2000, fig
                 lo, hi = boot.percentile(reps[xj])
                 for v in (lo, hi):
                     ax.axvline(v, color=OKABE_ITO["orange"], ls="--", lw=1.2)
-                ax.set_ylabel("replicates (count)" if j == 0 else "", fontsize=7)
+                ax.set_ylabel("replicates (count)" if j == 0 else "", fontsize=CORNER_LABEL_SIZE)
             else:
                 ax.scatter(reps[xj][take], reps[yi][take], s=2, color=OKABE_ITO["blue"], alpha=0.4,
                            edgecolors="none", rasterized=True)
                 ax.axhline(boot.fit.params[yi], **estimate)
-                ax.set_ylabel(_param_label(law, yi) if j == 0 else "", fontsize=7)
+                ax.set_ylabel(_param_label(law, yi) if j == 0 else "", fontsize=CORNER_LABEL_SIZE)
                 if logs[yi]:
                     ax.set_yscale("log")
             ax.axvline(boot.fit.params[xj], **estimate)
             if logs[xj]:
                 ax.set_xscale("log")
-            ax.set_xlabel(_param_label(law, xj) if i == k - 1 else "", fontsize=7)
+            ax.set_xlabel(_param_label(law, xj) if i == k - 1 else "", fontsize=CORNER_LABEL_SIZE)
             if logs[xj]:
                 _few_log_ticks(ax.xaxis)
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(4))
             if logs[yi] and i != j:
                 _few_log_ticks(ax.yaxis)
-            ax.tick_params(labelsize=7)
-            ax.tick_params(which="minor", labelsize=6)
+            elif i != j:
+                ax.yaxis.set_major_locator(MaxNLocator(5))
+            ax.tick_params(labelsize=CORNER_LABEL_SIZE)
+            ax.tick_params(which="minor", labelsize=CORNER_LABEL_SIZE - 1)
     fig.suptitle(f"Bootstrap replicates ({len(boot.replicates)}, {boot.scheme} scheme): solid black line = "
                  f"full-data estimate, dashed orange = {round(boot.level * 100)}% interval")
     return fig

@@ -29,7 +29,7 @@ import numpy as np
 
 from . import allocation, plots
 from .errors import ExtrapolationWarning, ScalefitError
-from .formatting import NOT_IDENTIFIED, as_float, num, percent
+from .formatting import NOT_IDENTIFIED, SPREAD_NOTE, as_float, num, percent, spread
 from .identify import identifiability
 from .record import Requests, Results, build_record, new_meta, read_record, restore, write_record
 
@@ -517,19 +517,6 @@ def _optimizer_section(fit) -> Section:
         "terms and, in the Problems section, the bootstrap intervals)."])
 
 
-def spread(values: np.ndarray) -> str:
-    """The scale of a bootstrap distribution that fits its shape: "x/ f" (the factor exp(sd of log value))
-    when every replicate is positive, else "+/- sd". NaN (not identified) when it is not finite."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size < 2:
-        return NOT_IDENTIFIED
-    if np.all(v > 0):
-        factor = float(np.exp(np.std(np.log(v), ddof=1)))
-        return f"×/÷ {num(factor, 3, nonfinite=NOT_IDENTIFIED)}"
-    return f"± {num(float(np.std(v, ddof=1)), 3, nonfinite=NOT_IDENTIFIED)}"
-
-
 def _profile_pair(pairs: list[list[float]], sigma_prob: float) -> str:
     """[lo, hi] at one lmfit sigma level from conf_interval's [(prob, value), ...] (lo first, then hi)."""
     values = [v for p_, v in pairs if abs(p_ - sigma_prob) < 1e-3]
@@ -574,10 +561,7 @@ def _parameter_section(fit, boot, profile: dict[str, Any] | None = None) -> Sect
                  f"{whose} the optimizer, not the data.")
     notes = [note]
     if boot is not None:
-        notes.append("Spread: for a parameter whose replicates are all positive, ×/÷ f with f = exp(sd of "
-                     "log(replicate)), the multiplicative scale of a right-skewed distribution (estimate ×/÷ f "
-                     "covers about 68% when log(value) is roughly normal); otherwise ± the sd of the replicates. "
-                     "Read the interval, not the spread, for the uncertainty.")
+        notes.append(SPREAD_NOTE)
     if prof:
         notes.append(f"Profile-likelihood intervals (lmfit.conf_interval at 1 and 2 sigma, {profile['seconds']:g} s) "
                      "are a cross-check: their F-test calibration assumes Gaussian log residuals, so where they "
