@@ -331,7 +331,15 @@ def _log_scaled(values: np.ndarray) -> bool:
 
 
 def compact_number(value: float) -> str:
-    """A tick label as short as it can be: 500, 2e3, 1.5e4, 3e-5 (no "+" and no leading zero in the exponent)."""
+    """A tick label as short as it can be: 500, 2e3, 1.5e4, 3e-5 (no "+" and no leading zero in the exponent).
+
+    Examples
+    --------
+    >>> [compact_number(v) for v in (500.0, 2000.0, 15000.0, 0.25, 3e-5)]
+    ['500', '2e3', '1.5e4', '0.25', '3e-5']
+    """
+    if 0.01 <= abs(value) < 1000:
+        return f"{value:.3g}"
     text = f"{value:.2g}"
     mantissa, _, exponent = text.partition("e")
     return f"{mantissa}e{int(exponent)}" if exponent else mantissa

@@ -207,3 +207,43 @@ def test_compute_budgets_are_populated_separated_and_include_the_fullest_top(com
     counts = np.array([np.sum(np.abs(np.log(c / b)) <= np.log(1.25) + 1e-12) for b in budgets])
     assert np.all(counts >= 1)  # a budget is the mean of a window of runs: never an empty slice
     assert np.all(np.diff(np.log(budgets)) >= 2 * np.log(1.25) - 1e-12)  # windows do not overlap
+
+
+def _overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+@pytest.mark.parametrize("name", ["loss_vs_compute", "backtest", "holdout"])
+def test_legend_sits_outside_the_axes_so_it_cannot_cover_a_point(results, name):
+    fit, _, _ = results
+    if name == "backtest":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            make = lambda: scalefit.backtest(fit, n_boot=0).figure()  # noqa: E731
+    else:
+        make = figures(results)[name]
+    with plt.style.context("default"):
+        fig = make()
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        legend = ax.get_legend()
+        assert legend is not None
+        assert not _overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer)), name
+        sizes = [t.get_fontsize() for t in legend.get_texts()] + [t.get_fontsize() for t in ax.get_xticklabels()]
+        assert min(sizes) >= 8, f"{name}: text at {min(sizes)} pt is unreadable at the report's display size"
+        plt.close(fig)
+
+
+def test_corner_log_axes_carry_few_compact_labels():
+    assert plots.compact_number(2000.0) == "2e3"
+    assert plots.compact_number(500.0) == "500"
+    assert plots.compact_number(3e-5) == "3e-5"
+    assert plots.compact_number(0.25) == "0.25"
+    fig, ax = plt.subplots()
+    ax.set_xscale("log")
+    ax.set_xlim(400, 15000)
+    plots._few_log_ticks(ax.xaxis)
+    ticks = ax.xaxis.get_major_locator()()
+    assert 1 <= len([t for t in ticks if 400 <= t <= 15000]) <= 3
+    plt.close(fig)
