@@ -65,6 +65,17 @@ def report(fit, out: str | os.PathLike, bootstrap=None, targets=(), computes=(),
     ``compare_laws``: other laws (names, import paths or Law objects) compared with the fitted one by
     :func:`scalefit.compare.compare` in a "Which law" section. ``profile``: try profile-likelihood intervals
     (skipped with the reason when lmfit fails or takes longer than PROFILE_SECONDS).
+
+    Targets are (N parameters, D tokens) pairs; computes are budgets in FLOPs; losses print in nats/token.
+
+    Examples
+    --------
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> boot = fit.bootstrap(n=50, seed=0)
+    >>> out = scalefit.report(fit, "report", bootstrap=boot, targets=[(7e9, 1.4e11)], computes=[1e22],
+    ...                       holdout=False, backtest=False, profile=False)
+    >>> sorted(p.name for p in out.iterdir())
+    ['figures', 'fit.json', 'report.html', 'report.md']
     """
     out = Path(out)
     check_output_dir(out, force)

@@ -34,6 +34,7 @@ import time
 import warnings
 
 import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -87,9 +88,9 @@ PUBLIC = public_objects()
 
 def test_the_public_surface_is_what_the_definition_says():
     names = set(PUBLIC)
-    for expected in ("scalefit.fit", "scalefit.Fit.predict", "scalefit.Bootstrap.summary", "scalefit.RunTable.summary",
-                     "scalefit.PredictionIntervals.to_frame", "scalefit.Backtest.verdict", "scalefit.Comparison.summary",
-                     "scalefit.load_runs", "scalefit.report", "scalefit.datasets.load"):
+    for expected in ("scalefit.fit", "scalefit.Fit.predict", "scalefit.Bootstrap.summary",
+                     "scalefit.RunTable.summary", "scalefit.PredictionIntervals.to_frame", "scalefit.Backtest.verdict",
+                     "scalefit.Comparison.summary", "scalefit.load_runs", "scalefit.report", "scalefit.datasets.load"):
         assert expected in names
     assert not any(n.split(".")[-1].startswith("_") for n in names)
     assert "scalefit.ScalefitError" not in names and "scalefit.Fit.inputs" not in names  # exceptions, properties
@@ -132,36 +133,36 @@ def test_the_units_check_can_fail():
     assert not EXAMPLES.search("Examples\n--------\nno prompt here\n")
 
 
-def modules() -> list[str]:
-    names = ["scalefit"]
-    for info in pkgutil.walk_packages(scalefit.__path__, "scalefit."):
-        if info.name in ("scalefit.__main__", "scalefit._entry"):
-            continue
-        names.append(info.name)
-    return sorted(names)
+GLOBALS = {"scalefit": scalefit, "np": np}  # as numpy's examples assume np
 
 
-@pytest.fixture(autouse=True)
-def _quiet_headless(monkeypatch):
-    matplotlib.use("Agg")
-    monkeypatch.setenv("COLUMNS", "120")
-
-
-@pytest.mark.parametrize("module_name", modules())
-def test_examples_run(module_name, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # examples that write files write them here
+def doctests(module_name: str) -> list[doctest.DocTest]:
+    """The docstring examples of one module (those of objects it defines, not of names it imports)."""
     module = importlib.import_module(module_name)
     finder = doctest.DocTestFinder(exclude_empty=True)
-    tests = [t for t in finder.find(module, module_name, globs={"scalefit": scalefit, "np": np}) if t.examples]
-    if not tests:
-        pytest.skip(f"{module_name} has no examples")
-    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-    runner = doctest.DocTestRunner(optionflags=flags)
+    return [t for t in finder.find(module, module_name, extraglobs=GLOBALS) if t.examples]
+
+
+def modules_with_examples() -> list[str]:
+    names = ["scalefit"] + [info.name for info in pkgutil.walk_packages(scalefit.__path__, "scalefit.")
+                            if info.name not in ("scalefit.__main__", "scalefit._entry")]
+    return sorted(name for name in names if doctests(name))
+
+
+@pytest.mark.parametrize("module_name", modules_with_examples())
+def test_examples_run(module_name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # examples that write files write them here
+    monkeypatch.setenv("COLUMNS", "120")
+    matplotlib.use("Agg")
+    report: list[str] = []
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     started = time.perf_counter()
-    with warnings.catch_warnings(), np.printoptions(precision=4, suppress=True, legacy=False):
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for test in tests:
-            runner.run(test, out=lambda text: print(text, end=""))
-    result = runner.summarize(verbose=False)
-    assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {module_name} failed (output above)"
-    assert time.perf_counter() - started < float(os.environ.get("SCALEFIT_DOCTEST_SECONDS", 60))
+        for test in doctests(module_name):
+            runner.run(test, out=report.append)
+    plt.close("all")
+    result = runner.failures, runner.tries
+    assert result[0] == 0, f"{result[0]} of {result[1]} examples in {module_name} failed:\n" + "".join(report)
+    limit = float(os.environ.get("SCALEFIT_DOCTEST_SECONDS", 60))
+    assert time.perf_counter() - started < limit, f"the examples of {module_name} take more than {limit} s"
