@@ -29,20 +29,22 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
                   "--hide-scrollbars"]
 WIDTH = 1280
+HEIGHT = 20000  # px; doubled until the page ends above the bottom of the window
 
 
-def page_height(html: Path) -> int:
-    """A window height that holds the whole page: a generous estimate from the report's content (figures
-    at about 700 px each, text and tables), so one screenshot shows everything."""
-    text = html.read_text(encoding="utf-8")
-    return 1200 + 720 * text.count("<img") + 26 * text.count("<tr") + 22 * text.count("<p") + 22 * text.count("<li")
+def screenshot(chromium: str, html: Path, png: Path, height: int = HEIGHT) -> None:
+    """One screenshot of the page at WIDTH x ``height`` px; taller again while the page reaches its bottom."""
+    from PIL import Image
 
-
-def screenshot(chromium: str, html: Path, png: Path, height: int) -> None:
-    with tempfile.TemporaryDirectory() as profile:
-        subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={WIDTH},{height}",
-                        f"--screenshot={png}", html.resolve().as_uri()], check=True, capture_output=True,
-                       timeout=300)
+    while True:
+        with tempfile.TemporaryDirectory() as profile:
+            subprocess.run([chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+                            f"--window-size={WIDTH},{height}", f"--screenshot={png}", html.resolve().as_uri()],
+                           check=True, capture_output=True, timeout=300)
+        image = Image.open(png).convert("L")
+        if image.crop((0, height - 200, WIDTH, height)).getextrema()[0] == 255 or height >= 64000:
+            return  # the last 200 px are blank: the whole page is in the picture
+        height *= 2
 
 
 def tiles(png: Path, out_dir: Path, tile: int) -> list[Path]:
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
                         "--quiet"], check=True)
         html = report / "report.html"
         full = where / "full.png"
-        screenshot(args.chromium, html, full, page_height(html))
+        screenshot(args.chromium, html, full)
         for path in tiles(full, where, args.tile):
             print(path)
     return 0

@@ -85,6 +85,20 @@ def _axes(ax=None, figsize=(6.4, 4.4)):
     return ax.figure, ax
 
 
+def legend_below(ax, handles=None, labels=None, ncols: int = 2, figure_wide: bool = False):
+    """The legend below the axes, outside them, so it can never cover a point or a curve.
+
+    ``figure_wide``: centre it under the whole figure (axes and colour bar) with constrained layout's
+    "outside" placement, for a figure the maker created itself; otherwise it hangs under ``ax``.
+    """
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    fig = ax.figure
+    if figure_wide and type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine":
+        return fig.legend(handles, labels, loc="outside lower center", ncols=ncols)
+    return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=ncols)
+
+
 def _plain_log_y(ax) -> None:
     """Loss on a log axis, but labelled 2.2, 2.4 ... rather than 2.2 x 10^0, at a readable size.
 
@@ -136,6 +150,7 @@ def loss_vs_compute(fit, boot=None, targets: Sequence[tuple[float, float]] = (),
     the largest run) and requested targets. Look at whether each size's runs follow its curve, and how far
     right of the largest run the frontier and targets are read.
     """
+    own = ax is None
     fig, ax = _axes(ax, figsize=(6.4, 5.2))
     runs = fit.runs
     c_runs = _compute(fit, runs.N, runs.D)
@@ -178,8 +193,8 @@ def loss_vs_compute(fit, boot=None, targets: Sequence[tuple[float, float]] = (),
     labels.append("fitted loss of one size (dashed: beyond its runs)")
     ax.set(xscale="log", yscale="log", xlabel=COMPUTE_LABEL, ylabel=LOSS_LABEL, title="Loss against compute")
     _plain_log_y(ax)
-    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2)  # never over the runs
     _size_colorbar(fig, ax, norm)
+    legend_below(ax, handles, labels, figure_wide=own)  # never over the runs
     return fig
 
 
@@ -223,7 +238,8 @@ def isoflop(fit, boot=None, computes: Sequence[float] | None = None, ax=None, to
     its band, and the optimum (circle) with its N_opt interval (bar). Look at whether the runs sit on their
     slice and whether each optimum lies within the runs' N range; an optimum outside it is extrapolated.
     """
-    fig, ax = _axes(ax)
+    own = ax is None
+    fig, ax = _axes(ax, figsize=(6.4, 5.0))
     runs = fit.runs
     c_runs = _compute(fit, runs.N, runs.D)
     if computes is None:
@@ -256,7 +272,7 @@ def isoflop(fit, boot=None, computes: Sequence[float] | None = None, ax=None, to
     ax.set(xscale="log", yscale="log", xlabel=N_LABEL, ylabel=LOSS_LABEL,
            title="IsoFLOP slices at budgets in the data (circle: optimum, bar: N_opt interval)")
     _plain_log_y(ax)
-    ax.legend(loc="upper right")
+    legend_below(ax, figure_wide=own)
     return fig
 
 
@@ -296,8 +312,9 @@ def residuals(fit, axes=None):
     objective is Huber. Look for structure: a trend with compute or a band of one colour above or below
     zero is a size or scale the law does not capture; points past the dashed lines were down-weighted.
     """
-    if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
+    own = axes is None
+    if own:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), layout="constrained")
     fig = axes[0].figure
     runs = fit.runs
     norm = _size_norm(runs.N)
@@ -314,11 +331,15 @@ def residuals(fit, axes=None):
         for sign in (-1, 1):
             axes[1].axhline(sign * fit.objective.delta, color=OKABE_ITO["orange"], ls="--", lw=1,
                             label=f"Huber threshold +-{fit.objective.delta:.2g}" if sign > 0 else None)
-        axes[1].legend(loc="upper right")
     axes[1].scatter(c_runs, fit.residuals, c=runs.N, cmap=SIZE_CMAP, norm=norm, s=14, edgecolors="none")
     axes[1].set(xscale="log", xlabel=COMPUTE_LABEL, ylabel=LOG_RATIO_LABEL,
                 title="Residuals by compute and model size")
     _size_colorbar(fig, axes[1], norm)
+    if fit.objective.kind == "huber":
+        handles, labels = axes[0].get_legend_handles_labels()
+        more, more_labels = axes[1].get_legend_handles_labels()
+        axes[0].get_legend().remove()
+        legend_below(axes[1], handles + more, labels + more_labels, figure_wide=own)
     return fig
 
 
@@ -448,6 +469,7 @@ def holdout(check, ax=None):
     the error grows with distance; runs left of the dotted line lie within the fitted range in every
     coordinate.
     """
+    own = ax is None
     fig, ax = _axes(ax, figsize=(6.4, 5.0))
     t = check.table.sort_values(["distance", "N", "D"]).reset_index(drop=True)
     obs = t["loss"].to_numpy(float)
@@ -473,8 +495,8 @@ def holdout(check, ax=None):
     ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.1e}"[0] in "235" else ""))
     ax.tick_params(axis="x", which="minor", labelsize=MINOR_LABEL_SIZE)
-    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2)
     _size_colorbar(fig, ax, norm, label="held-out model size N (parameters)")
+    legend_below(ax, handles, labels, figure_wide=own)
     return fig
 
 

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FormatStrFormatter
 
-from .plots import OKABE_ITO, _axes, styled
+from .plots import OKABE_ITO, _axes, legend_below, styled
 
 DISTANCE_LABEL = "extrapolation distance d (largest of the N, D, C ratios to the training maxima)"
 ERROR_LABEL = "|log(predicted / observed)| (~relative error)"  # a log ratio: dimensionless, no unit
@@ -24,6 +24,7 @@ def backtest_figure(backtest, ax=None):
     many points lie above the curve (about 5% at 95%), and how far right of the dotted line the requested
     predictions are: there the interval extrapolates its own error model.
     """
+    own = ax is None
     fig, ax = _axes(ax, figsize=(6.4, 5.0))
     t = backtest.table
     colours = {"N": OKABE_ITO["blue"], "C": OKABE_ITO["orange"], "D": OKABE_ITO["green"]}
@@ -53,7 +54,7 @@ def backtest_figure(backtest, ax=None):
     ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.set_ylim(bottom=-0.02 * ax.get_ylim()[1])  # errors start at 0; a zero error shows as a whole dot
     ax.set(xlabel=DISTANCE_LABEL, ylabel=ERROR_LABEL, title=title)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2)
+    legend_below(ax, figure_wide=own)
     return fig
 
 
@@ -61,6 +62,7 @@ def backtest_figure(backtest, ax=None):
 def intervals_figure(intervals, ax=None):
     """The three intervals at each point, nested, against the point's extrapolation distance. Look at how
     much wider the extrapolation interval (light) is than the law band (dark) as the distance grows."""
+    own = ax is None
     fig, ax = _axes(ax)
     x = np.asarray(intervals.distance)
     order = np.argsort(x)
@@ -73,7 +75,7 @@ def intervals_figure(intervals, ax=None):
     ax.set_xscale("log")
     ax.set_xlabel(DISTANCE_LABEL)
     ax.set_ylabel(f"{intervals.what} (nats/token)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncols=2)
+    legend_below(ax, figure_wide=own)
     return fig
 
 

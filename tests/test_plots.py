@@ -119,7 +119,8 @@ def test_isoflop_budgets_are_in_the_data_and_include_the_largest(results):
     top = np.sort(c_runs)[-3]  # the largest budget with >= 3 runs is taken
     assert budgets[-1] >= top / 1.25
     fig = plots.isoflop(fit)
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    legend = fig.legends[0] if fig.legends else fig.axes[0].get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
     assert all("(0 runs)" not in label for label in labels) and len(labels) == len(budgets)
     plt.close(fig)
 
@@ -213,7 +214,7 @@ def _overlap(a, b) -> bool:
     return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
 
 
-@pytest.mark.parametrize("name", ["loss_vs_compute", "backtest", "holdout"])
+@pytest.mark.parametrize("name", ["loss_vs_compute", "isoflop", "residuals", "backtest", "holdout"])
 def test_legend_sits_outside_the_axes_so_it_cannot_cover_a_point(results, name):
     fit, _, _ = results
     if name == "backtest":
@@ -226,11 +227,13 @@ def test_legend_sits_outside_the_axes_so_it_cannot_cover_a_point(results, name):
         fig = make()
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
+        legends = [*fig.legends, *(a.get_legend() for a in fig.axes if a.get_legend() is not None)]
+        assert legends, name
+        for legend in legends:
+            for ax in fig.axes:
+                assert not _overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer)), name
         ax = fig.axes[0]
-        legend = ax.get_legend()
-        assert legend is not None
-        assert not _overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer)), name
-        sizes = [t.get_fontsize() for t in legend.get_texts()] + [t.get_fontsize() for t in ax.get_xticklabels()]
+        sizes = [t.get_fontsize() for t in legends[0].get_texts()] + [t.get_fontsize() for t in ax.get_xticklabels()]
         assert min(sizes) >= 8, f"{name}: text at {min(sizes)} pt is unreadable at the report's display size"
         plt.close(fig)
 
