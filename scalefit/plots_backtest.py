@@ -5,6 +5,8 @@ Only reads results; never fits. Colours from the Okabe-Ito palette of :mod:`scal
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import FormatStrFormatter
@@ -16,13 +18,16 @@ ERROR_LABEL = "|log(predicted / observed)| (~relative error)"  # a log ratio: di
 
 
 @styled
-def backtest_figure(backtest, ax=None):
+def backtest_figure(backtest, ax=None, requested: Sequence[float] = ()):
     """Backtest: the |log error| of every held-out run (fit on the runs below a cut-off in N or C, predict
     the runs above) against its extrapolation distance, with the calibrated half-width of the extrapolation
     interval (solid where backtest points support it, dashed beyond the largest backtested distance) and the
-    points outside their cross-fitted interval ringed. Look at whether the error grows with distance, how
-    many points lie above the curve (about 5% at 95%), and how far right of the dotted line the requested
-    predictions are: there the interval extrapolates its own error model.
+    points outside their cross-fitted interval ringed; dash-dotted red lines mark the distances of the
+    requested predictions. Look at whether the error grows with distance, how many points lie above the curve
+    (about 5% at 95%), and whether a requested prediction lies right of the dotted line: there the
+    interval extrapolates its own error model.
+
+    ``requested``: extrapolation distances (dimensionless) of the predictions a report answers.
     """
     own = ax is None
     fig, ax = _axes(ax, figsize=(6.4, 5.0))
@@ -40,13 +45,17 @@ def backtest_figure(backtest, ax=None):
         largest = float(t["distance"].max())
         pct = round(backtest.level * 100)
         rule = backtest.calibration.rule.split(" ")[0]
+        far = [float(d) for d in requested if np.isfinite(d) and d > 0]
         inside = np.geomspace(max(float(t["distance"].min()), 1.0), max(largest, 1.01), 120)
-        beyond = np.geomspace(max(largest, 1.01), max(largest, 1.01) * 3, 40)
+        beyond = np.geomspace(max(largest, 1.01), max(largest * 3, *(d * 1.2 for d in far), 1.02), 40)
         ax.plot(inside, backtest.growth_curve(inside), color=OKABE_ITO["black"],
                 label=f"{pct}% extrapolation half-width ({rule})")
         ax.plot(beyond, backtest.growth_curve(beyond), color=OKABE_ITO["black"], ls="--",
                 label="half-width beyond the backtested distances")
         ax.axvline(largest, color=OKABE_ITO["black"], lw=0.9, ls=":", label="largest backtested distance")
+        for i, d in enumerate(sorted(set(far))):
+            ax.axvline(d, color=OKABE_ITO["vermillion"], lw=1.2, ls="-.",
+                       label="requested prediction" if i == 0 else None)
         n_out = len(missed)
         title = (f"Backtest: {len(t)} held-out points from {backtest.calibration.n_runs} runs, "
                  f"{n_out} ({n_out / len(t):.0%}) outside")

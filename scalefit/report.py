@@ -244,7 +244,7 @@ def document(results: Results, record: dict[str, Any], figure_dir: Path) -> tupl
     """Sections of the report and the figures (name -> base64 PNG), written into ``figure_dir``."""
     fit, boot, check, _req = results.fit, results.bootstrap, results.holdout, results.requests
     answers = record["answers"]
-    images = _figures(results, figure_dir)
+    images = _figures(results, figure_dir, requested=_distances(answers))
     sections = [Section("Summary", summary_lines(results, record)), problems_section(results, record),
                 _data_section(record), _form_section(fit), _optimizer_section(fit),
                 _parameter_section(fit, boot, results.profile), _goodness_section(fit, record),
@@ -355,9 +355,14 @@ def summary_lines(results: Results, record: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _largest_distance(answers: dict[str, Any]) -> float | None:
+def _distances(answers: dict[str, Any]) -> list[float]:
+    """Extrapolation distances of every requested prediction and compute-optimal answer."""
     values = [as_float(r.get("distance")) for r in (*answers["predictions"], *answers["optimal"])]
-    values = [v for v in values if v is not None]
+    return [v for v in values if v is not None]
+
+
+def _largest_distance(answers: dict[str, Any]) -> float | None:
+    values = _distances(answers)
     return max(values) if values else None
 
 
@@ -779,7 +784,7 @@ def _regime_section(fit) -> Section:
         [(["fitted regime", "rule-of-thumb regime", "runs"], rows)])
 
 
-def _figures(results: Results, figure_dir: Path) -> dict[str, str]:
+def _figures(results: Results, figure_dir: Path, requested: Sequence[float] = ()) -> dict[str, str]:
     fit, boot, check, req = results.fit, results.bootstrap, results.holdout, results.requests
     makers = {
         "loss_vs_compute": lambda: plots.loss_vs_compute(fit, boot, targets=list(req.targets)),
@@ -792,7 +797,9 @@ def _figures(results: Results, figure_dir: Path) -> dict[str, str]:
     if not fit.has_allocation:
         makers = {"residuals": makers["residuals"], "corner": makers["corner"]}
     if results.backtest is not None and len(results.backtest.table):
-        makers["backtest"] = lambda: results.backtest.figure()
+        from .plots_backtest import backtest_figure
+
+        makers["backtest"] = lambda: backtest_figure(results.backtest, requested=requested)
     if results.comparison is not None and len(results.comparison.table):
         makers["compare"] = lambda: results.comparison.plot()
     images = {}

@@ -250,3 +250,20 @@ def test_corner_log_axes_carry_few_compact_labels():
     ticks = ax.xaxis.get_major_locator()()
     assert 1 <= len([t for t in ticks if 400 <= t <= 15000]) <= 3
     plt.close(fig)
+
+
+def test_backtest_figure_marks_the_requested_distances_beyond_the_backtest(results):
+    from scalefit.plots_backtest import backtest_figure
+
+    fit, _, _ = results
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bt = scalefit.backtest(fit, fractions=(0.7,), n_boot=0)
+    far = 20 * float(bt.table["distance"].max())
+    fig = backtest_figure(bt, requested=[far])
+    ax = fig.axes[0]
+    marks = [line for line in ax.get_lines() if line.get_label() == "requested prediction"]
+    assert len(marks) == 1 and marks[0].get_xdata()[0] == pytest.approx(far)
+    assert ax.get_xlim()[1] >= far  # the dashed half-width reaches the request, so the reader sees the gap
+    assert "requested" in plots.caption(backtest_figure)
+    plt.close(fig)
