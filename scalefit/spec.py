@@ -31,7 +31,7 @@ class FitSpec:
 
     Examples
     --------
-    >>> spec = scalefit.FitSpec.make("chinchilla", objective="hoffmann")
+    >>> spec = scalefit.FitSpec.make(objective="hoffmann")
     >>> spec.describe()  # doctest: +ELLIPSIS
     'E + A/N^alpha + B/D^beta; objective hoffmann (delta auto); method auto'
     >>> fit = spec.fit(scalefit.datasets.load("example_chinchilla"))
@@ -60,9 +60,9 @@ class FitSpec:
 
         Examples
         --------
-        >>> spec = scalefit.FitSpec.make("chinchilla", objective="hoffmann")
-        >>> spec.law.name, spec.objective
-        ('chinchilla', 'hoffmann')
+        >>> spec = scalefit.FitSpec.make(objective="hoffmann")
+        >>> spec.law.formula_text(), spec.objective
+        ('E + A/N^alpha + B/D^beta', 'hoffmann')
         """
         return cls(get_law(law), objective, delta, method, n_starts, grid_points)
 
@@ -75,7 +75,7 @@ class FitSpec:
 
         Examples
         --------
-        >>> spec = scalefit.FitSpec.make("chinchilla", objective="hoffmann")
+        >>> spec = scalefit.FitSpec.make(objective="hoffmann")
         >>> spec.with_law("kaplan").law.name, spec.with_law("kaplan").objective
         ('kaplan', 'hoffmann')
         """
@@ -89,7 +89,7 @@ class FitSpec:
 
         Examples
         --------
-        >>> spec = scalefit.FitSpec.make("chinchilla", objective="hoffmann")
+        >>> spec = scalefit.FitSpec.make(objective="hoffmann")
         >>> runs = scalefit.datasets.load("example_chinchilla")
         >>> data = {"N": runs.N, "D": runs.D}
         >>> objective, how, first_pass = spec.choose_objective(data, runs.loss, np.ones(len(runs)))
@@ -122,7 +122,7 @@ class FitSpec:
 
         Examples
         --------
-        >>> spec = scalefit.FitSpec.make("chinchilla", objective="hoffmann")
+        >>> spec = scalefit.FitSpec.make(objective="hoffmann")
         >>> fit = spec.fit(scalefit.datasets.load("example_chinchilla"))
         >>> print(f"E = {fit.params['E']:.2f} nats/token")
         E = 1.67 nats/token
@@ -136,7 +136,7 @@ class FitSpec:
 
         Examples
         --------
-        >>> spec = scalefit.FitSpec.make("chinchilla", objective="hoffmann")
+        >>> spec = scalefit.FitSpec.make(objective="hoffmann")
         >>> spec.describe()  # doctest: +ELLIPSIS
         'E + A/N^alpha + B/D^beta; objective hoffmann (delta auto); method auto'
         """
@@ -149,7 +149,7 @@ class FitSpec:
 
         Examples
         --------
-        >>> spec = scalefit.FitSpec.make("chinchilla", objective="hoffmann")
+        >>> spec = scalefit.FitSpec.make(objective="hoffmann")
         >>> sorted(spec.to_dict())
         ['delta', 'grid_points', 'law', 'method', 'n_starts', 'objective']
         """
@@ -162,7 +162,7 @@ class FitSpec:
 
         Examples
         --------
-        >>> spec = scalefit.FitSpec.make("chinchilla", objective="hoffmann")
+        >>> spec = scalefit.FitSpec.make(objective="hoffmann")
         >>> scalefit.FitSpec.from_dict(spec.to_dict()) == spec
         True
         """
