@@ -330,7 +330,7 @@ def residuals(fit, axes=None):
     if fit.objective.kind == "huber":
         for sign in (-1, 1):
             axes[1].axhline(sign * fit.objective.delta, color=OKABE_ITO["orange"], ls="--", lw=1,
-                            label=f"Huber threshold +-{fit.objective.delta:.2g}" if sign > 0 else None)
+                            label=f"Huber threshold ±{fit.objective.delta:.2g}" if sign > 0 else None)
     axes[1].scatter(c_runs, fit.residuals, c=runs.N, cmap=SIZE_CMAP, norm=norm, s=14, edgecolors="none")
     axes[1].set(xscale="log", xlabel=COMPUTE_LABEL, ylabel=LOG_RATIO_LABEL,
                 title="Residuals by compute and model size")

@@ -214,13 +214,18 @@ def _overlap(a, b) -> bool:
     return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
 
 
-@pytest.mark.parametrize("name", ["loss_vs_compute", "isoflop", "residuals", "backtest", "holdout"])
+@pytest.mark.parametrize("name", ["loss_vs_compute", "isoflop", "residuals", "backtest", "holdout", "compare"])
 def test_legend_sits_outside_the_axes_so_it_cannot_cover_a_point(results, name):
     fit, _, _ = results
     if name == "backtest":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             make = lambda: scalefit.backtest(fit, n_boot=0).figure()  # noqa: E731
+    elif name == "compare":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = scalefit.compare(fit.runs, laws=[scalefit.laws.DEFAULT_LAW, "kaplan"], n_boot=0)
+        make = result.plot
     else:
         make = figures(results)[name]
     with plt.style.context("default"):
