@@ -148,6 +148,12 @@ class Hardware:
     ``peak_flops``: peak FLOP/s of one accelerator (e.g. 989e12 for an H100 SXM in dense BF16);
     ``mfu``: model FLOPs utilisation in training, in (0, 1]; ``inference_mfu``: the same for serving
     (default: ``mfu``); ``price_per_hour``: cost of one accelerator-hour (any currency), optional.
+
+    Examples
+    --------
+    >>> gpu = scalefit.Hardware(peak_flops=989e12, mfu=0.4, price_per_hour=2.0)
+    >>> print(f"{gpu.hours(1e22):,.0f} accelerator-hours, ${gpu.cost(1e22):,.0f}")
+    7,022 accelerator-hours, $14,043
     """
 
     peak_flops: float
@@ -164,10 +170,26 @@ class Hardware:
                 raise ValueError(f"{name} must be in (0, 1], not {value}")
 
     def hours(self, flops: float, inference: bool = False) -> float:
+        """flops in FLOPs; the answer in accelerator-hours.
+
+        Examples
+        --------
+        >>> gpu = scalefit.Hardware(peak_flops=989e12, mfu=0.4, price_per_hour=2.0)
+        >>> print(f"{gpu.hours(1e22):,.0f} hours")
+        7,022 hours
+        """
         mfu = (self.inference_mfu or self.mfu) if inference else self.mfu
         return float(flops) / (self.peak_flops * mfu) / 3600.0
 
     def cost(self, flops: float, inference: bool = False) -> float | None:
+        """flops in FLOPs; the answer in the currency of price_per_hour (None when no price is set).
+
+        Examples
+        --------
+        >>> gpu = scalefit.Hardware(peak_flops=989e12, mfu=0.4, price_per_hour=2.0)
+        >>> print(f"${gpu.cost(1e22):,.0f}")
+        $14,043
+        """
         return None if self.price_per_hour is None else self.hours(flops, inference) * self.price_per_hour
 
 
@@ -178,6 +200,15 @@ class Plan:
     FLOPs are totals over the model's life: training kND (k = 6 by default), inference 2N x inference_tokens.
     ``overtraining`` = (D/N) / (D/N at the compute optimum); ``flops_saved`` = total FLOPs of the
     compute-optimal run (trained and then served the same tokens) minus this plan's.
+
+    Examples
+    --------
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> plan = fit.plan(target_loss=2.3, inference_tokens=1e13)
+    >>> print(f"N = {plan.N:.2e} parameters, D = {plan.D:.2e} tokens")
+    N = 5.19e+08 parameters, D = 1.43e+12 tokens
+    >>> print(f"{plan.flops_saved_fraction:.0%} of the lifetime FLOPs saved")
+    68% of the lifetime FLOPs saved
     """
 
     target_loss: float
@@ -201,6 +232,15 @@ class Plan:
         return self.D / self.N
 
     def to_dict(self) -> dict[str, Any]:
+        """The plan as a JSON-safe dict (N in parameters, D in tokens, FLOPs in FLOPs).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> plan = fit.plan(target_loss=2.3, inference_tokens=1e13)
+        >>> sorted(plan.to_dict())[:5]
+        ['D', 'N', 'compute_optimal_D', 'compute_optimal_N', 'compute_optimal_total_flops']
+        """
         return {**asdict(self), "tokens_per_param": self.tokens_per_param}
 
 

@@ -10,6 +10,7 @@ Takes a Fit as an argument and never imports ``fit``, so ``Fit.bootstrap()`` is 
 from __future__ import annotations
 
 import sys
+import textwrap
 import time
 import warnings
 from collections.abc import Callable
@@ -21,6 +22,7 @@ import pandas as pd
 
 from . import allocation, intervals
 from .errors import FitError, ScalefitWarning
+from .formatting import SPREAD_NOTE, spread
 from .laws import ComputeOptimal
 from .resampling import Replicates
 from .solver import identify
@@ -37,6 +39,16 @@ class Bootstrap:
     ``failed`` counts replicates excluded because their refit did not converge; ``jackknife`` is (J, P)
     leave-one-group-out (cluster) or leave-one-row-out (pairs, residual) refits, used by BCa intervals.
     ``method`` is the default interval method ("percentile" or "bca").
+
+    Examples
+    --------
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> boot = fit.bootstrap(n=50, seed=0)
+    >>> boot  # doctest: +ELLIPSIS
+    <Bootstrap cluster: 50 of 50 replicates used (0 failed), 95% percentile intervals, seed 0; 0 warning(s)>
+    >>> lo, hi = boot.percentile(boot.params()["alpha"])
+    >>> print(f"alpha in [{lo:.2f}, {hi:.2f}]")
+    alpha in [0.27, 0.37]
     """
 
     fit: Any
@@ -57,11 +69,30 @@ class Bootstrap:
         return self.fit.law.param_names
 
     def params(self) -> dict[str, np.ndarray]:
-        """Replicate values of every parameter: {name: (B,)}."""
+        """Replicate values of every parameter: {name: (B,)}.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> reps = boot.params()
+        >>> reps["alpha"].shape
+        (50,)
+        """
         return _columns(self.names, self.replicates)
 
     def derived(self) -> dict[str, np.ndarray]:
-        """Replicate values of the law's derived quantities (a, b, G for Chinchilla): {name: (B,)}."""
+        """Replicate values of the law's derived quantities (a, b, G for Chinchilla): {name: (B,)}.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> sorted(boot.derived())
+        ['G', 'a', 'b']
+        >>> boot.derived()["a"].shape
+        (50,)
+        """
         return self.fit.law.derived(self.params())
 
     def interval(self, fn: Callable[[dict[str, np.ndarray]], np.ndarray], method: str | None = None,
@@ -70,6 +101,14 @@ class Bootstrap:
 
         ``fn`` receives {name: array} with each array shaped (B, 1, ..., 1) for replicates, so its result
         broadcasts to (B, ...). Returns {estimate, lo, hi, se}, each shaped like the full-data value.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> r = {k: float(v) for k, v in boot.interval(lambda p: p["alpha"] / p["beta"]).items()}
+        >>> print(f"alpha/beta = {r['estimate']:.2f} [{r['lo']:.2f}, {r['hi']:.2f}]")
+        alpha/beta = 1.13 [0.95, 1.33]
         """
         method = self.method if method is None else method
         level = self.level if level is None else level
@@ -83,7 +122,18 @@ class Bootstrap:
         return {"estimate": estimate, "lo": lo, "hi": hi, "se": se}
 
     def intervals(self, method: str | None = None) -> dict[str, dict[str, float]]:
-        """{quantity: {estimate, se, lo, hi}} for every parameter and derived quantity."""
+        """{quantity: {estimate, se, lo, hi}} for every parameter and derived quantity.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> rows = boot.intervals()
+        >>> list(rows)
+        ['E', 'A', 'B', 'alpha', 'beta', 'a', 'b', 'G']
+        >>> sorted(rows["alpha"])
+        ['estimate', 'hi', 'lo', 'se']
+        """
         law = self.fit.law
         quantities = {name: (lambda p, name=name: p[name]) for name in self.names}
         quantities.update({name: (lambda p, name=name: law.derived(p)[name]) for name in self.fit.derived})
@@ -99,6 +149,16 @@ class Bootstrap:
 
         Returns {estimate, lo, hi, se, <input>_ratio, C_ratio, distance}, each shaped like the broadcast
         inputs; warns (ExtrapolationWarning) past ``threshold`` x the data's largest input or compute.
+
+        N in parameters, D in tokens; the loss estimate and interval in nats/token.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> r = {k: float(v) for k, v in boot.predict(7e9, 1.4e11).items()}
+        >>> print(f"{r['estimate']:.3f} nats/token, 95% [{r['lo']:.3f}, {r['hi']:.3f}]")
+        2.182 nats/token, 95% [2.169, 2.199]
         """
         x = self.fit.bind(args, inputs)
         shape = next(iter(x.values())).shape
@@ -120,6 +180,16 @@ class Bootstrap:
 
         Replicates that cannot reach the target at any compute (e.g. E at or above it) count as infinite
         compute, so the upper end is infinite when more than (1 - level)/2 of them do.
+
+        target_loss in nats/token; C in FLOPs, N_opt in parameters, D_opt in tokens.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> c = {k: float(v) for k, v in boot.compute_for_loss(2.2)["C"].items()}
+        >>> print(f"C = {c['estimate']:.1e} FLOPs, 95% [{c['lo']:.1e}, {c['hi']:.1e}]")
+        C = 4.4e+21 FLOPs, 95% [4.0e+21, 5.0e+21]
         """
         law = self.fit.law
         keys = [k for k in ("C", "N_opt", "D_opt", "tokens_per_param")
@@ -135,7 +205,20 @@ class Bootstrap:
 
     def frontier(self, compute, method: str | None = None) -> pd.DataFrame:
         """Compute-optimal frontier over compute C with intervals: columns C, then estimate/lo/hi for
-        N_opt, D_opt, tokens_per_param and L_opt."""
+        N_opt, D_opt, tokens_per_param and L_opt.
+
+        C in FLOPs; N_opt in parameters, D_opt in tokens, L_opt in nats/token.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> table = boot.frontier([1e20, 1e22])
+        >>> list(table.columns)[:4]
+        ['C', 'N_opt', 'N_opt_lo', 'N_opt_hi']
+        >>> bool((table["L_opt_lo"] <= table["L_opt"]).all())
+        True
+        """
         c = np.atleast_1d(np.asarray(compute, float))
         table = {"C": c}
         for key, row in self.optimal(c, method).items():
@@ -149,6 +232,19 @@ class Bootstrap:
 
         The target is held fixed across replicates (a plan is for a quality bar); replicates that cannot
         reach it at any compute are counted as ``unreachable`` and left out.
+
+        target_loss in nats/token, inference_tokens in tokens, compute in FLOPs; N in parameters, D in tokens,
+        total_flops in FLOPs.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> out = boot.plan(target_loss=2.3, inference_tokens=1e13)
+        >>> sorted(out["intervals"])
+        ['D', 'N', 'flops_saved_fraction', 'overtraining', 'tokens_per_param', 'total_flops']
+        >>> out["unreachable"]
+        0
         """
         law = self.fit.law
         point = self.fit.plan(target_loss, inference_tokens, compute, hardware)
@@ -172,7 +268,18 @@ class Bootstrap:
 
     def optimal(self, compute, method: str | None = None) -> dict[str, dict[str, np.ndarray]]:
         """N_opt, D_opt, tokens_per_param, L_opt at compute C (FLOPs) with intervals:
-        {quantity: {estimate, lo, hi, se}}, each shaped like C. FitError for a law without allocation."""
+        {quantity: {estimate, lo, hi, se}}, each shaped like C. FitError for a law without allocation.
+
+        C in FLOPs; N_opt in parameters, D_opt in tokens, L_opt in nats/token.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> n_opt = {k: float(v) for k, v in boot.optimal(1e22)["N_opt"].items()}
+        >>> print(f"N_opt {n_opt['estimate']:.1e} parameters, 95% [{n_opt['lo']:.1e}, {n_opt['hi']:.1e}]")
+        N_opt 5.6e+09 parameters, 95% [4.1e+09, 7.4e+09]
+        """
         law = allocation.require(self.fit.law, ComputeOptimal)
         return {key: self.interval(lambda p, key=key: law.compute_optimal(p, compute)[key], method)
                 for key in ("N_opt", "D_opt", "tokens_per_param", "L_opt")}
@@ -184,6 +291,19 @@ class Bootstrap:
         Returns a :class:`scalefit.predictive.PredictionIntervals` (estimate, band_lo/hi, newrun_lo/hi,
         extrap_lo/hi, distance, supported, n_backtest; flattened from broadcast(N, D); ``.to_frame()``).
         ``backtest``: a :class:`scalefit.backtest.Backtest` of this fit, or None to run one (seconds).
+
+        N in parameters, D in tokens; every interval in nats/token.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> bt = scalefit.backtest(fit, fractions=(0.7,), n_boot=0)
+        >>> pi = boot.predict_intervals(7e9, 1.4e11, backtest=bt)
+        >>> bool(pi.band_lo[0] <= pi.estimate[0] <= pi.band_hi[0])
+        True
+        >>> bool(pi.extrap_hi[0] - pi.extrap_lo[0] >= pi.band_hi[0] - pi.band_lo[0])
+        True
         """
         from .predictive import loss_intervals
 
@@ -191,7 +311,19 @@ class Bootstrap:
 
     def optimal_intervals(self, compute, backtest=None, method: str | None = None) -> dict[str, Any]:
         """Compute-optimal loss L*(C) with the three intervals, and N_opt(C) with its law band; see
-        :func:`scalefit.predictive.optimal_intervals`."""
+        :func:`scalefit.predictive.optimal_intervals`.
+
+        compute in FLOPs; L_opt in nats/token, N_opt in parameters.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> bt = scalefit.backtest(fit, fractions=(0.7,), n_boot=0)
+        >>> out = boot.optimal_intervals(1e21, backtest=bt)
+        >>> sorted(out)
+        ['L_opt', 'N_opt', 'notes']
+        """
         from .predictive import optimal_intervals
 
         allocation.require(self.fit.law, ComputeOptimal)
@@ -199,11 +331,29 @@ class Bootstrap:
 
     def apply(self, fn: Callable[[dict[str, float]], Any]) -> np.ndarray:
         """fn(params dict of floats) for every replicate, stacked: (B, ...). For functions that do not
-        vectorise; prefer :meth:`interval` otherwise."""
+        vectorise; prefer :meth:`interval` otherwise.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> values = boot.apply(lambda p: p["A"] / p["B"])
+        >>> values.shape
+        (50,)
+        """
         return np.array([fn(dict(zip(self.names, r, strict=True))) for r in self.replicates])
 
     def percentile(self, values: np.ndarray, level: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Percentile interval of replicate values (B,) or (B, ...) along axis 0."""
+        """Percentile interval of replicate values (B,) or (B, ...) along axis 0.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> lo, hi = boot.percentile(boot.params()["beta"])
+        >>> print(f"[{lo:.2f}, {hi:.2f}]")
+        [0.27, 0.29]
+        """
         return intervals.percentile_interval(values, self.level if level is None else level)
 
     def __repr__(self) -> str:
@@ -212,17 +362,48 @@ class Bootstrap:
                 f"{len(self.warnings)} warning(s)>")
 
     def summary(self) -> str:
+        """A table to paste into a paper: every parameter and derived quantity with its estimate, spread and
+        interval, in the law's units (Chinchilla: E in nats/token, A and B in nats/token x N^alpha and
+        x D^beta, exponents and a, b dimensionless, G in parameters per (FLOPs/6)^a).
+
+        The spread column is :func:`scalefit.formatting.spread`, the same scale the report's parameter table
+        shows: ×/÷ f (f = exp(sd of log replicate)) for quantities whose replicates are all positive, else
+        ± sd. A plain standard error misleads on right-skewed replicates such as those of A.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> print(boot.summary())  # doctest: +ELLIPSIS
+        bootstrap: 50 replicates (cluster scheme, seed 0, percentile intervals); 0 failed and excluded
+          quantity      estimate      spread      95% lo      95% hi
+          E             ...
+        >>> "se" in boot.summary().split()
+        False
+        """
         pct = round(self.level * 100)
         lines = [f"bootstrap: {len(self.replicates)} replicates ({self.scheme} scheme, seed {self.seed}, "
                  f"{self.method} intervals); {self.failed} failed and excluded",
-                 f"  {'quantity':<10}{'estimate':>13}{'se':>12}{f'{pct}% lo':>13}{f'{pct}% hi':>13}"]
+                 f"  {'quantity':<10}{'estimate':>12}{'spread':>12}{f'{pct}% lo':>12}{f'{pct}% hi':>12}"]
+        values = {**self.params(), **self.derived()}
         for name, row in self.intervals().items():
-            lines.append(f"  {name:<10}{row['estimate']:>13.6g}{row['se']:>12.4g}{row['lo']:>13.6g}{row['hi']:>13.6g}")
+            lines.append(f"  {name:<10}{row['estimate']:>12.5g}{spread(values[name]):>12}{row['lo']:>12.5g}"
+                         f"{row['hi']:>12.5g}")
+        lines += ["  " + line for line in textwrap.wrap(SPREAD_NOTE, 100)]
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe record: settings, counts, checks, intervals, and the replicate matrix itself."""
+        """JSON-safe record: settings, counts, checks, intervals, and the replicate matrix itself.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> record = boot.to_dict()
+        >>> record["n_used"], record["scheme"], len(record["replicates"][0])
+        (50, 'cluster', 5)
+        """
         return {"scheme": self.scheme, "level": self.level, "seed": self.seed, "n_requested": self.n_requested,
                 "n_used": len(self.replicates), "failed": self.failed, "method": self.method,
                 "intervals": self.intervals(), "global_checks": self.global_checks,
@@ -231,7 +412,17 @@ class Bootstrap:
                 "jackknife": None if self.jackknife is None else self.jackknife.tolist()}
 
     def save(self, path) -> None:
-        """Replicates (and what they are) to a .npz file; reload with :func:`load_replicates`."""
+        """Replicates (and what they are) to a .npz file; reload with :func:`load_replicates`.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> boot.save("replicates.npz")
+        >>> from scalefit.bootstrap import load_replicates
+        >>> load_replicates("replicates.npz")["replicates"].shape
+        (50, 5)
+        """
         np.savez(path, replicates=self.replicates, names=np.array(self.names), scheme=self.scheme,
                  level=self.level, seed=-1 if self.seed is None else self.seed)
 

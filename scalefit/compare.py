@@ -85,7 +85,15 @@ def leave_largest_out(spec: FitSpec, runs: RunTable, k_max: int = DEFAULT_K, col
 @dataclass(frozen=True)
 class Comparison:
     """Result of :func:`compare`: ``table`` (one row per law), ``extrapolation`` (one row per law and k),
-    ``fits`` {label: Fit}, the common ``objective`` description and ``warnings`` by law."""
+    ``fits`` {label: Fit}, the common ``objective`` description and ``warnings`` by law.
+
+    Examples
+    --------
+    >>> runs = scalefit.datasets.load("example_chinchilla")
+    >>> cmp = scalefit.compare(runs, laws=[scalefit.laws.DEFAULT_LAW, "kaplan"], n_boot=0)
+    >>> list(cmp.table["law"]) == [scalefit.laws.DEFAULT_LAW, "kaplan"]
+    True
+    """
 
     table: pd.DataFrame
     extrapolation: pd.DataFrame
@@ -95,6 +103,15 @@ class Comparison:
     warnings: dict[str, list[str]] = field(default_factory=dict)
 
     def summary(self) -> str:
+        """The comparison table as text: AIC/BIC and leave-largest-out error (|log loss error|) per law.
+
+        Examples
+        --------
+        >>> runs = scalefit.datasets.load("example_chinchilla")
+        >>> cmp = scalefit.compare(runs, laws=[scalefit.laws.DEFAULT_LAW, "kaplan"], n_boot=0)
+        >>> print(cmp.summary().splitlines()[0])  # doctest: +ELLIPSIS
+        model comparison on 153 runs; objective Huber on log loss, delta=0.011423; ...
+        """
         t = self.table
         lines = [f"model comparison on {t['runs'].iloc[0]} runs; objective {self.objective}; leave-largest-out "
                  f"error = mean |log predicted - log observed| over the runs of the k largest model sizes",
@@ -114,6 +131,15 @@ class Comparison:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record: the table, the extrapolation rows, each law's fit and warnings.
+
+        Examples
+        --------
+        >>> runs = scalefit.datasets.load("example_chinchilla")
+        >>> cmp = scalefit.compare(runs, laws=[scalefit.laws.DEFAULT_LAW, "kaplan"], n_boot=0)
+        >>> sorted(cmp.to_dict())
+        ['extrapolation', 'fits', 'k_max', 'objective', 'table', 'warnings']
+        """
         from .formatting import json_safe
 
         return json_safe({"objective": self.objective, "k_max": self.k_max,
@@ -123,7 +149,16 @@ class Comparison:
                            "fits": {k: {"law": f.law.to_dict(), "params": f.params} for k, f in self.fits.items()}})
 
     def plot(self, axes=None):
-        """The comparison figure (see :func:`scalefit.compare_plots.comparison`)."""
+        """The comparison figure (see :func:`scalefit.compare_plots.comparison`).
+
+        Examples
+        --------
+        >>> runs = scalefit.datasets.load("example_chinchilla")
+        >>> cmp = scalefit.compare(runs, laws=[scalefit.laws.DEFAULT_LAW, "kaplan"], n_boot=0)
+        >>> fig = cmp.plot()
+        >>> len(fig.axes) >= 1
+        True
+        """
         from .compare_plots import comparison
 
         return comparison(self, axes)
@@ -138,6 +173,13 @@ def compare(runs: RunTable | pd.DataFrame | str, laws: Sequence[str | Law] = (DE
     ``n_boot``: bootstrap replicates per law (default scheme, ``seed``) for percentile intervals at ``level``
     on every free parameter (0: point estimates only); a law whose bootstrap cannot run says why in its
     warnings.
+
+    Examples
+    --------
+    >>> runs = scalefit.datasets.load("example_chinchilla")
+    >>> cmp = scalefit.compare(runs, laws=[scalefit.laws.DEFAULT_LAW, "kaplan"], n_boot=0)
+    >>> len(cmp.table), bool(cmp.table["delta_aic"].min() == 0)
+    (2, True)
     """
     table = runs if isinstance(runs, RunTable) else load_runs(runs)
     the_laws = [get_law(law) for law in laws]

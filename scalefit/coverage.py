@@ -80,6 +80,13 @@ class Coverage:
     ``hits[(scheme, method)]`` is (R_ok, Q) booleans (interval contains the truth) and ``widths`` the
     matching interval widths, over the simulated datasets whose main fit converged; ``truth`` holds the
     true value of every quantity; ``noise`` the simulated noise model.
+
+    Examples
+    --------
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> cov = scalefit.check_coverage(fit, R=4, n=20, seed=0, schemes=("cluster",))
+    >>> sorted(set(cov.table()["quantity"]))[:3]
+    ['A', 'B', 'E']
     """
 
     level: float
@@ -97,7 +104,15 @@ class Coverage:
 
     def table(self) -> pd.DataFrame:
         """One row per (scheme, method, quantity): coverage, Monte-Carlo SE, and whether it is within
-        nominal +/- 2 MCSE (MCSE of a binomial proportion at the nominal level)."""
+        nominal +/- 2 MCSE (MCSE of a binomial proportion at the nominal level).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> cov = scalefit.check_coverage(fit, R=4, n=20, seed=0, schemes=("cluster",))
+        >>> list(cov.table().columns)[:5]
+        ['scheme', 'method', 'quantity', 'coverage', 'mcse']
+        """
         rows = []
         for (scheme, method), hits in self.hits.items():
             r = hits.shape[0]
@@ -112,9 +127,27 @@ class Coverage:
         return pd.DataFrame(rows)
 
     def coverage(self, scheme: str, quantity: str, method: str = "percentile") -> float:
+        """Share of simulated datasets whose interval for ``quantity`` covered the truth (in [0, 1]).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> cov = scalefit.check_coverage(fit, R=4, n=20, seed=0, schemes=("cluster",))
+        >>> 0.0 <= cov.coverage("cluster", "alpha") <= 1.0
+        True
+        """
         return float(self.hits[(scheme, method)][:, self.quantities.index(quantity)].mean())
 
     def summary(self) -> str:
+        """The coverage table as text, with the noise (log loss) and compute (FLOPs) it was simulated at.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> cov = scalefit.check_coverage(fit, R=4, n=20, seed=0, schemes=("cluster",))
+        >>> print(cov.summary().splitlines()[0])  # doctest: +ELLIPSIS
+        coverage of nominal 95% intervals: 4 simulated datasets x 20 replicates (seed 0); noise sd ...
+        """
         t = self.table()
         pct = round(self.level * 100)
         lines = [f"coverage of nominal {pct}% intervals: {self.n_datasets} simulated datasets x "
@@ -133,6 +166,16 @@ class Coverage:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record: settings, noise, truth and the coverage table.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> cov = scalefit.check_coverage(fit, R=4, n=20, seed=0, schemes=("cluster",))
+        >>> record = cov.to_dict()
+        >>> record["n_datasets"], sorted(record)[:3]
+        (4, ['compute', 'failed_datasets', 'failed_replicates'])
+        """
         return {"level": self.level, "n_datasets": self.n_datasets, "n_replicates": self.n_replicates,
                 "seed": self.seed, "truth": self.truth, "noise": self.noise, "compute": self.compute,
                 "failed_datasets": self.failed_datasets, "failed_replicates": self.failed_replicates,
@@ -154,6 +197,13 @@ def check_coverage(fit, R: int = 200, n: int = 200, seed: int | None = 0,
     with the noise estimated from that dataset) and, with ``backtests=True`` (about ten refits per dataset:
     slow), "L_new(10x C_max) extrapolation" calibrated by a backtest of the simulated dataset. Datasets are
     independent streams of one SeedSequence, so results are identical for any ``n_jobs``.
+
+    Examples
+    --------
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> cov = scalefit.check_coverage(fit, R=4, n=20, seed=0, schemes=("cluster",))
+    >>> cov.table()[["scheme", "quantity"]].head(3).values.tolist()
+    [['cluster', 'E'], ['cluster', 'A'], ['cluster', 'B']]
     """
     runs = fit.runs
     groups = runs.groups

@@ -302,6 +302,16 @@ def load(name: str, file: str | None = None, *, mirror: str | os.PathLike | None
     Extra keyword arguments (filters, ``on_invalid``, ...) go to :func:`load_runs`; the dataset's
     recommended load recipe is *not* applied unless passed (``**info(name).recipe.load``; the command line
     applies it by default).
+
+    The table is in canonical units: N in parameters, D in tokens, C in FLOPs, loss in nats/token.
+
+    Examples
+    --------
+    >>> runs = scalefit.datasets.load("example_chinchilla")
+    >>> len(runs), sorted(c for c in ("N", "D", "C", "loss") if c in runs.df)
+    (153, ['C', 'D', 'N', 'loss'])
+    >>> print(f"{runs.loss.min():.2f} to {runs.loss.max():.2f} nats/token")
+    2.20 to 3.69 nats/token
     """
     dataset = info(name)
     path = fetch(name, file, mirror=mirror, cache_dir=cache_dir)

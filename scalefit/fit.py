@@ -30,6 +30,14 @@ class Fit:
     ``delta_source`` (how the Huber delta was chosen), ``method`` (text), ``solution`` (the solver's record,
     internal parameters), ``runs`` (the RunTable fitted), ``diagnostics`` and ``warnings`` (text a user must
     see), ``spec`` (the FitSpec that produced it: refit other runs with ``fit.spec.fit(runs)``).
+
+    Examples
+    --------
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> fit  # doctest: +ELLIPSIS
+    <Fit chinchilla: E=1.665, A=276.5, B=422.7, alpha=0.3174, beta=0.2813; 153 runs, 36 groups; ...
+    >>> print(f"alpha = {fit.params['alpha']:.2f}, E = {fit.params['E']:.2f} nats/token")
+    alpha = 0.32, E = 1.67 nats/token
     """
 
     law: Law
@@ -56,7 +64,15 @@ class Fit:
         return tuple(self.law.inputs)
 
     def bind(self, args: tuple, kwargs: Mapping[str, Any]) -> dict[str, np.ndarray]:
-        """Positional values (in the law's input order), one mapping, or keywords -> broadcast input arrays."""
+        """Positional values (in the law's input order), one mapping, or keywords -> broadcast input arrays.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> x = fit.bind((7e9,), {"D": [1.4e11, 2.8e11]})
+        >>> x["N"], x["D"]
+        (array([7.e+09, 7.e+09]), array([1.4e+11, 2.8e+11]))
+        """
         if len(args) == 1 and isinstance(args[0], Mapping):
             kwargs = {**args[0], **kwargs}
             args = ()
@@ -77,6 +93,16 @@ class Fit:
 
         Warns (ExtrapolationWarning) when an input or the compute exceeds ``threshold`` x the largest in the
         data (None: never); :meth:`extrapolation` gives the distances themselves.
+
+        N in parameters, D in tokens (or C in FLOPs for a law of compute).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> print(f"{float(fit.predict(7e9, 1.4e11)):.3f} nats/token")
+        2.182 nats/token
+        >>> fit.predict(N=[1e9, 7e9], D=1.4e11).round(3)
+        array([2.36 , 2.182])
         """
         x = self.bind(args, inputs)
         allocation.warn_if_far(self.extrapolation(x)["distance"], threshold)
@@ -85,7 +111,18 @@ class Fit:
         return flat.reshape(shape)
 
     def extrapolation(self, *args: Any, **inputs: Any) -> dict[str, np.ndarray]:
-        """{<input>_ratio, C_ratio, distance}: each point's inputs and compute over the largest in the data."""
+        """{<input>_ratio, C_ratio, distance}: each point's inputs and compute over the largest in the data.
+
+        N in parameters, D in tokens; the ratios are dimensionless (the largest N, D and C = 6ND FLOPs of the
+        runs are 1).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> far = {k: float(v) for k, v in fit.extrapolation(7e10, 1.4e12).items()}
+        >>> print(f"N x{far['N_ratio']:.1f}, D x{far['D_ratio']:.1f}, distance {far['distance']:.0f}")
+        N x17.5, D x4.2, distance 196
+        """
         x = self.bind(args, inputs)
         return allocation.extrapolation_distance(self.data_maxima, x,
                                                  flops_per_token_param=self.law.flops_per_token_param)
@@ -125,26 +162,75 @@ class Fit:
         """Compute-optimal N_opt, D_opt, tokens_per_param and L_opt at compute C (FLOPs).
 
         FitError when the law has no compute-optimal allocation (e.g. a law of N alone).
+
+        N_opt in parameters, D_opt in tokens, L_opt in nats/token.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> opt = {k: float(v) for k, v in fit.optimal(1e22).items()}
+        >>> print(f"N_opt {opt['N_opt']:.2e} parameters, D_opt {opt['D_opt']:.2e} tokens, L* {opt['L_opt']:.3f}")
+        N_opt 5.64e+09 parameters, D_opt 2.96e+11 tokens, L* 2.138
         """
         return allocation.require(self.law, ComputeOptimal).compute_optimal(self.params, compute)
 
     def compute_for_loss(self, target_loss) -> dict[str, np.ndarray]:
-        """The cheapest training run reaching ``target_loss``: {C, N_opt, D_opt, tokens_per_param, L_opt}."""
+        """The cheapest training run reaching ``target_loss``: {C, N_opt, D_opt, tokens_per_param, L_opt}.
+
+        target_loss in nats/token; C in FLOPs, N_opt in parameters, D_opt in tokens.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> need = fit.compute_for_loss(2.2)
+        >>> print(f"C = {float(need['C']):.2e} FLOPs, N_opt = {float(need['N_opt']):.2e} parameters")
+        C = 4.40e+21 FLOPs, N_opt = 3.83e+09 parameters
+        """
         return allocation.allocation_for_loss(self.params, target_loss, self.law)
 
     def frontier(self, compute) -> pd.DataFrame:
-        """Compute-optimal frontier over an array of compute C (FLOPs)."""
+        """Compute-optimal frontier over an array of compute C (FLOPs).
+
+        Columns: C (FLOPs), N_opt (parameters), D_opt (tokens), tokens_per_param, L_opt (nats/token).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> table = fit.frontier([1e20, 1e22])
+        >>> list(table.columns)
+        ['C', 'N_opt', 'D_opt', 'tokens_per_param', 'L_opt']
+        >>> print(table["L_opt"].round(3).tolist())
+        [2.606, 2.138]
+        """
         return allocation.frontier(self.params, compute, self.law)
 
     def plan(self, target_loss: float | None = None, inference_tokens: float = 0.0, compute: float | None = None,
              hardware: allocation.Hardware | None = None) -> allocation.Plan:
         """Inference-aware plan (Sardana et al. 2023) for a target loss, or for the loss that the
-        compute-optimal run at training budget ``compute`` reaches; see :func:`allocation.plan`."""
+        compute-optimal run at training budget ``compute`` reaches; see :func:`allocation.plan`.
+
+        target_loss in nats/token, inference_tokens in tokens, compute in FLOPs; the Plan's N is in parameters,
+        D in tokens, FLOPs in FLOPs.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> plan = fit.plan(target_loss=2.3, inference_tokens=1e13)
+        >>> print(f"{plan.N:.2e} parameters, {plan.D:.2e} tokens, {plan.tokens_per_param:.0f} tokens/parameter")
+        5.19e+08 parameters, 1.43e+12 tokens, 2762 tokens/parameter
+        """
         target = allocation.plan_target(self.params, target_loss, compute, self.law)
         return allocation.plan(self.params, target, inference_tokens, hardware, self.law)
 
     def regimes(self, band: float = allocation.REGIME_BAND) -> pd.DataFrame:
-        """Regime of every run (under-trained / near compute-optimal / over-trained) at its own compute."""
+        """Regime of every run (under-trained / near compute-optimal / over-trained) at its own compute.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> fit.regimes()["regime"].value_counts().sort_index().to_dict()
+        {'near compute-optimal': 47, 'over-trained': 39, 'under-trained': 67}
+        """
         table = allocation.regime(self.params, self.runs.N, self.runs.D, band, self.law)
         table.insert(0, "group", self.runs.groups)
         return table
@@ -156,20 +242,60 @@ class Fit:
             set(self.inputs) == {"N", "D"}
 
     def n_opt(self, compute):
+        """Compute-optimal parameters N_opt (parameters) at compute C (FLOPs).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> print(f"{float(fit.n_opt(1e22)):.2e} parameters")
+        5.64e+09 parameters
+        """
         return self.optimal(compute)["N_opt"]
 
     def d_opt(self, compute):
+        """Compute-optimal training tokens D_opt (tokens) at compute C (FLOPs).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> print(f"{float(fit.d_opt(1e22)):.2e} tokens")
+        2.96e+11 tokens
+        """
         return self.optimal(compute)["D_opt"]
 
     def tokens_per_param(self, compute):
+        """Compute-optimal tokens per parameter D_opt/N_opt (tokens per parameter) at compute C (FLOPs).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> print(f"{float(fit.tokens_per_param(1e22)):.0f} tokens per parameter")
+        52 tokens per parameter
+        """
         return self.optimal(compute)["tokens_per_param"]
 
     def loss_opt(self, compute):
+        """Loss L*(C) (nats/token) of the compute-optimal run at compute C (FLOPs).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> print(f"{float(fit.loss_opt(1e22)):.3f} nats/token")
+        2.138 nats/token
+        """
         return self.optimal(compute)["L_opt"]
 
     # -- uncertainty ---------------------------------------------------------------------------------
     def bootstrap(self, *args: Any, **kwargs: Any):
-        """Bootstrapped uncertainty; see :func:`scalefit.bootstrap.bootstrap`."""
+        """Bootstrapped uncertainty; see :func:`scalefit.bootstrap.bootstrap`.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> len(boot.replicates), boot.scheme
+        (50, 'cluster')
+        """
         from .bootstrap import bootstrap
 
         return bootstrap(self, *args, **kwargs)
@@ -195,7 +321,26 @@ class Fit:
                 f"{self.status}; {len(self.warnings)} warning(s)>")
 
     def summary(self) -> str:
-        """A table a researcher can paste into a paper, then diagnostics and warnings."""
+        """A table a researcher can paste into a paper, then diagnostics and warnings.
+
+        Parameters in the law's units (Chinchilla: E in nats/token, A in nats/token x N^alpha with N in
+        parameters, B in nats/token x D^beta with D in tokens, exponents dimensionless).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> print(fit.summary().splitlines()[0])
+        scalefit fit: L(N, D) = E + A/N^alpha + B/D^beta   [identified]
+        >>> for line in fit.summary().splitlines()[5:11]:
+        ...     print(line)
+        ...
+          parameter           estimate
+          E                    1.66519
+          A                      276.5
+          B                    422.658
+          alpha               0.317365
+          beta                 0.28129
+        """
         lines = [f"scalefit fit: L({', '.join(self.inputs)}) = {self.law.formula_text()}   [{self.status}]",
                  f"  data: {len(self.runs)} runs, {self.runs.n_groups} groups ({self.runs.provenance['source']})",
                  f"  objective: {self.objective.describe()} ({self.delta_source}), summed over runs",
@@ -217,7 +362,17 @@ class Fit:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe record of the fit (parameters at full precision)."""
+        """JSON-safe record of the fit (parameters at full precision).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> record = fit.to_dict()
+        >>> sorted(record["params"])
+        ['A', 'B', 'E', 'alpha', 'beta']
+        >>> record["objective"]["kind"]
+        'huber'
+        """
         return json_safe({
             "law": self.law.to_dict(), "formula": self.law.formula_text(), "inputs": list(self.inputs),
             "spec": self.spec.to_dict(), "params": self.params,
@@ -241,7 +396,15 @@ class Fit:
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any], runs: RunTable) -> Fit:
-        """Rebuild a Fit from :meth:`to_dict` and the runs it was fitted on, without refitting."""
+        """Rebuild a Fit from :meth:`to_dict` and the runs it was fitted on, without refitting.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> again = scalefit.Fit.from_dict(fit.to_dict(), fit.runs)
+        >>> again.params == fit.params
+        True
+        """
         sol = record["solution"]
         solution = solver.Solution(
             z=np.asarray(sol["z"], dtype=float), value=float(sol["value"]), grad=np.asarray(sol["grad"], dtype=float),
@@ -266,13 +429,34 @@ class Fit:
                    seconds=float(record["seconds"]))
 
     def to_frame(self) -> pd.DataFrame:
-        """Parameters and derived quantities as a one-column DataFrame."""
+        """Parameters and derived quantities as a one-column DataFrame.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> fit.to_frame().round(3).loc[["alpha", "beta", "a", "b"]]
+               estimate
+        alpha     0.317
+        beta      0.281
+        a         0.470
+        b         0.530
+        """
         values = {**self.params, **self.derived}
         return pd.DataFrame({"estimate": values})
 
     def to_lmfit(self):
         """The fitted parameters as ``lmfit.Parameters`` (public names, the law's bounds; fixed and tied
-        parameters as lmfit constants and expressions)."""
+        parameters as lmfit constants and expressions).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> params = fit.to_lmfit()
+        >>> list(params)
+        ['E', 'A', 'B', 'alpha', 'beta']
+        >>> round(params["alpha"].value, 3) == round(fit.params["alpha"], 3)
+        True
+        """
         import lmfit
 
         params = lmfit.Parameters()
@@ -293,6 +477,13 @@ class Fit:
         is twice the fit's objective, so lmfit minimises exactly the same function; its F-test
         calibration assumes Gaussian errors, which is why this is a cross-check and not the headline.
         Returns ``{name: [(sigma_prob, value), ...]}`` as lmfit does.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> ci = fit.profile_intervals(sigmas=(1.0,))
+        >>> [(round(float(p), 4), round(float(v), 2)) for p, v in ci["alpha"]]
+        [(0.6827, 0.3), (0.0, 0.32), (0.6827, 0.33)]
         """
         import lmfit
 
@@ -313,6 +504,9 @@ def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = DEFAULT_LAW, objec
         delta: float | str | None = None, method: str = "auto", weights: np.ndarray | None = None,
         n_starts: int = solver.N_POLISH, grid_points: int | None = None) -> Fit:
     """Fit a scaling law to runs by a global, reproducible optimisation.
+
+    The fitted parameters are in the law's units: loss in nats/token, N in parameters, D in tokens (Chinchilla:
+    E in nats/token, exponents dimensionless).
 
     Parameters
     ----------
@@ -335,6 +529,16 @@ def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = DEFAULT_LAW, objec
         ``"hoffmann-grid"``: L-BFGS-B from Hoffmann et al.'s 4,500 starts (slow; for replication).
     weights:
         Per-run weights (n,); default: the table's ``weight`` column, else 1.
+
+    Examples
+    --------
+    >>> runs = scalefit.datasets.load("example_chinchilla")
+    >>> fit = scalefit.fit(runs)
+    >>> print(f"E = {fit.params['E']:.2f} nats/token, alpha = {fit.params['alpha']:.2f}")
+    E = 1.67 nats/token, alpha = 0.32
+    >>> kaplan = scalefit.fit(runs, law="kaplan")
+    >>> kaplan.law.name, kaplan.status
+    ('kaplan', 'identified')
     """
     spec = FitSpec.make(law, objective, delta, method, n_starts, grid_points)
     return fit_spec(spec, runs, weights)

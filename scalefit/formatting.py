@@ -56,6 +56,41 @@ def percent(value: Any, digits: int = 2) -> str:
     return f"{100 * x:.{digits}f}%"
 
 
+#: What :func:`spread` means, in the words the report and the summaries print beside it
+SPREAD_NOTE = ("Spread: for a quantity whose replicates are all positive, ×/÷ f with f = exp(sd of "
+               "log(replicate)), the multiplicative scale of a right-skewed distribution (estimate ×/÷ f "
+               "covers about 68% when log(value) is roughly normal); otherwise ± the sd of the replicates. "
+               "Read the interval, not the spread, for the uncertainty.")
+
+
+def spread(values: Any) -> str:
+    """The scale of a bootstrap distribution that fits its shape, as text: "×/÷ f" (the factor
+    f = exp(sd of log value), dimensionless) when every replicate is positive, else "± sd" (in the
+    quantity's own unit). "not identified" when fewer than two replicates are finite.
+
+    A plain standard error misleads on the right-skewed replicates of a coefficient such as A (an sd of
+    2.5e4 beside an interval [197, 2459]); the multiplicative factor does not. The report's parameter table
+    and :meth:`scalefit.Bootstrap.summary` both print this.
+
+    Examples
+    --------
+    >>> spread([1.0, 2.0, 4.0])
+    '×/÷ 2'
+    >>> spread([-1.0, 0.0, 1.0])
+    '± 1'
+    >>> spread([float("nan"), 3.0])
+    'not identified'
+    """
+    v = np.asarray(values, dtype=float).ravel()
+    v = v[np.isfinite(v)]
+    if v.size < 2:
+        return NOT_IDENTIFIED
+    if np.all(v > 0):
+        factor = float(np.exp(np.std(np.log(v), ddof=1)))
+        return f"×/÷ {num(factor, 3, nonfinite=NOT_IDENTIFIED)}"
+    return f"± {num(float(np.std(v, ddof=1)), 3, nonfinite=NOT_IDENTIFIED)}"
+
+
 def json_safe(value: Any) -> Any:
     """``value`` with numpy scalars and arrays turned into Python numbers and lists, and non-finite floats
     into their strings ("inf", "nan"), so ``json.dumps(..., allow_nan=False)`` accepts it."""

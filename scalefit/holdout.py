@@ -33,7 +33,15 @@ MIN_JUDGED = 5  # fewer held-out runs than this: too few to judge
 
 @dataclass(frozen=True)
 class HoldoutCheck:
-    """Result of :func:`holdout_check`: the small-run fit, its bootstrap and the held-out table."""
+    """Result of :func:`holdout_check`: the small-run fit, its bootstrap and the held-out table.
+
+    Examples
+    --------
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> check = scalefit.holdout_check(fit, n_boot=50, seed=0)
+    >>> check.verdict, check.inside <= len(check.table)
+    ('PASSES', True)
+    """
 
     fit: Any
     bootstrap: Any
@@ -70,7 +78,15 @@ class HoldoutCheck:
         return "FAILS" if self.p_value < FAIL_P else "PASSES"
 
     def verdict_line(self) -> str:
-        """E.g. "FAILS: 5 of 63 held-out runs inside the 95% prediction interval (p = 1e-40)"."""
+        """E.g. "FAILS: 5 of 63 held-out runs inside the 95% prediction interval (p = 1e-40)".
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> check = scalefit.holdout_check(fit, n_boot=50, seed=0)
+        >>> print(check.verdict_line())  # doctest: +ELLIPSIS
+        PASSES: 18 of 20 held-out runs inside the 95% prediction interval (expected about 19; ...
+        """
         pct = round(self.level * 100)
         text = (f"{self.verdict}: {self.inside} of {len(self.table)} held-out runs inside the {pct}% prediction "
                 f"interval (expected about {self.level * len(self.table):.3g}")
@@ -78,7 +94,15 @@ class HoldoutCheck:
         return text + (f"; one-sided binomial p = {p:.2g})" if np.isfinite(p) else ")")
 
     def held_out_text(self) -> str:
-        """Exactly what was held out, in words."""
+        """Exactly what was held out, in words.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> check = scalefit.holdout_check(fit, n_boot=50, seed=0)
+        >>> print(check.held_out_text())  # doctest: +ELLIPSIS
+        the 4 model sizes whose runs reach the largest training compute (N = 1.5e+09, 3.48e+09, ...
+        """
         k = len(self.held_sizes) or len(np.unique(self.table["N"]))
         sizes = self.held_sizes or tuple(sorted(np.unique(self.table["N"]), reverse=True))
         size_text = ", ".join(f"{n:.3g}" for n in sizes[:6]) + (", ..." if len(sizes) > 6 else "")
@@ -102,6 +126,15 @@ class HoldoutCheck:
         return float(np.mean(np.abs(self.table["log_error"])))
 
     def summary(self) -> str:
+        """The verdict, what was held out and the held-out table as text (losses in nats/token).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> check = scalefit.holdout_check(fit, n_boot=50, seed=0)
+        >>> print(check.summary().splitlines()[0])  # doctest: +ELLIPSIS
+        held-out check PASSES: 18 of 20 held-out runs inside the 95% prediction interval (expected ...
+        """
         t = self.table
         return (f"held-out check {self.verdict_line()}. Held out {self.held_out_text()}, "
                 f"{t['C'].min():.3g}-{t['C'].max():.3g} FLOPs, up to {t['distance'].max():.3g}x beyond the "
@@ -110,6 +143,16 @@ class HoldoutCheck:
                 f"{round(self.level * 100)}% confidence band of the law (law uncertainty only)")
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record of the check (held-out rows, verdict, coverage, the small-run fit's parameters).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> check = scalefit.holdout_check(fit, n_boot=50, seed=0)
+        >>> record = check.to_dict()
+        >>> record["verdict"], sorted(record)[:3]
+        ('PASSES', ['coverage', 'held_out', 'held_out_runs'])
+        """
         return {"train_runs": int(self.train_rows.sum()), "held_out_runs": len(self.table),
                 "coverage": self.coverage,
                 "prediction_coverage": self.prediction_coverage, "mean_abs_log_error": self.mean_abs_log_error,
@@ -126,6 +169,13 @@ def holdout_check(fit, fraction: float = HOLDOUT_FRACTION, n_boot: int = 200, se
     Whole model sizes are held out, largest compute first, until about ``fraction`` of the runs are (at most
     MAX_FRACTION, unless one model size alone is more). Raises FitError when too few runs or model sizes would
     remain to fit the law. Warnings of the sub-fit are collected in ``HoldoutCheck.warnings``.
+
+    Examples
+    --------
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> check = scalefit.holdout_check(fit, n_boot=50, seed=0)
+    >>> check.verdict, len(check.table)
+    ('PASSES', 20)
     """
     runs = fit.runs
     compute = conventions.training_compute(runs.N, runs.D, fit.law.flops_per_token_param)

@@ -38,7 +38,17 @@ STEP = 1e-6
 @dataclass(frozen=True)
 class Identifiability:
     """Verdict on a fit: ``identified`` is False when any check failed; ``parameters`` are the ones not
-    identified (in the law's order); ``reasons`` say why, in words a reader of the report understands."""
+    identified (in the law's order); ``reasons`` say why, in words a reader of the report understands.
+
+    Examples
+    --------
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> verdict = scalefit.identifiability(fit)
+    >>> verdict.identified, verdict.parameters
+    (True, ())
+    >>> verdict.status
+    'identified'
+    """
 
     identified: bool
     parameters: tuple[str, ...] = ()
@@ -53,7 +63,15 @@ class Identifiability:
         return "not identified" + (f" ({', '.join(self.parameters)})" if self.parameters else "")
 
     def lines(self) -> list[str]:
-        """The verdict and its reasons as sentences."""
+        """The verdict and its reasons as sentences.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> verdict = scalefit.identifiability(fit)
+        >>> print(verdict.lines()[0])  # doctest: +ELLIPSIS
+        identified: every check passed (starts agree, no vanishing term, condition number below ...
+        """
         if self.identified:
             return ["identified: every check passed (starts agree, no vanishing term, condition number below "
                     f"{ILL_CONDITIONED:.0e}, no interval spanning orders of magnitude)"]
@@ -62,6 +80,15 @@ class Identifiability:
                 f"{'them' if len(self.parameters) > 1 else 'it'} are not to be trusted", *self.reasons]
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record: identified, status, the parameters not identified and the reasons.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> verdict = scalefit.identifiability(fit)
+        >>> sorted(verdict.to_dict())
+        ['checks', 'identified', 'parameters', 'reasons', 'status']
+        """
         return {"identified": self.identified, "status": self.status, "parameters": list(self.parameters),
                 "reasons": list(self.reasons), "checks": self.checks}
 
@@ -72,6 +99,15 @@ def identifiability(fit: Any, bootstrap: Any = None) -> Identifiability:
     Works from ``fit.law.param_names``, ``fit.params``, ``fit.diagnostics`` (starts, condition number,
     negligible terms), the runs and ``fit.law.predict``; with a bootstrap, from the percentile interval of
     every parameter. Never raises on odd numbers: a check that cannot be computed is skipped.
+
+    Examples
+    --------
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> scalefit.identifiability(fit).status
+    'identified'
+    >>> boot = fit.bootstrap(n=50, seed=0)
+    >>> scalefit.identifiability(fit, boot).identified
+    True
     """
     names = list(fit.law.param_names)
     diag: Mapping[str, Any] = fit.diagnostics

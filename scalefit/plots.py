@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import LogNorm
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FixedLocator, FormatStrFormatter, FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FormatStrFormatter, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from . import conventions
 from .errors import FitError
@@ -39,6 +39,8 @@ PARAM_LABELS = {"E": "E (nats/token)", "A": "A (nats/token x N^alpha)", "B": "B 
 STYLE = {"font.size": 10, "axes.titlesize": 10.5, "axes.labelsize": 10, "xtick.labelsize": 9,
          "ytick.labelsize": 9, "legend.fontsize": 8, "legend.framealpha": 0.85, "figure.titlesize": 10.5}
 MINOR_LABEL_SIZE = 8
+#: tick and axis labels of the corner plot's small panels (the figure is shown ~0.85x its size)
+CORNER_LABEL_SIZE = 8
 #: iso-N curves and IsoFLOP slices run this factor beyond the runs they describe, drawn dashed
 CURVE_EXTENSION = 2.0
 
@@ -85,6 +87,20 @@ def axes_for(ax=None, figsize=(6.4, 4.4)):
 
 
 _axes = axes_for  # the short name this module's figures use
+
+
+def legend_below(ax, handles=None, labels=None, ncols: int = 2, figure_wide: bool = False):
+    """The legend below the axes, outside them, so it can never cover a point or a curve.
+
+    ``figure_wide``: centre it under the whole figure (axes and colour bar) with constrained layout's
+    "outside" placement, for a figure the maker created itself; otherwise it hangs under ``ax``.
+    """
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    fig = ax.figure
+    if figure_wide and type(fig.get_layout_engine()).__name__ == "ConstrainedLayoutEngine":
+        return fig.legend(handles, labels, loc="outside lower center", ncols=ncols)
+    return ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=ncols)
 
 
 def _plain_log_y(ax) -> None:
@@ -138,7 +154,8 @@ def loss_vs_compute(fit, boot=None, targets: Sequence[tuple[float, float]] = (),
     the largest run) and requested targets. Look at whether each size's runs follow its curve, and how far
     right of the largest run the frontier and targets are read.
     """
-    fig, ax = _axes(ax)
+    own = ax is None
+    fig, ax = _axes(ax, figsize=(6.4, 5.2))
     runs = fit.runs
     c_runs = _compute(fit, runs.N, runs.D)
     norm = _size_norm(runs.N)
@@ -180,8 +197,8 @@ def loss_vs_compute(fit, boot=None, targets: Sequence[tuple[float, float]] = (),
     labels.append("fitted loss of one size (dashed: beyond its runs)")
     ax.set(xscale="log", yscale="log", xlabel=COMPUTE_LABEL, ylabel=LOSS_LABEL, title="Loss against compute")
     _plain_log_y(ax)
-    ax.legend(handles, labels, loc="lower left")
     _size_colorbar(fig, ax, norm)
+    legend_below(ax, handles, labels, figure_wide=own)  # never over the runs
     return fig
 
 
@@ -225,7 +242,8 @@ def isoflop(fit, boot=None, computes: Sequence[float] | None = None, ax=None, to
     its band, and the optimum (circle) with its N_opt interval (bar). Look at whether the runs sit on their
     slice and whether each optimum lies within the runs' N range; an optimum outside it is extrapolated.
     """
-    fig, ax = _axes(ax)
+    own = ax is None
+    fig, ax = _axes(ax, figsize=(6.4, 5.0))
     runs = fit.runs
     c_runs = _compute(fit, runs.N, runs.D)
     if computes is None:
@@ -258,7 +276,7 @@ def isoflop(fit, boot=None, computes: Sequence[float] | None = None, ax=None, to
     ax.set(xscale="log", yscale="log", xlabel=N_LABEL, ylabel=LOSS_LABEL,
            title="IsoFLOP slices at budgets in the data (circle: optimum, bar: N_opt interval)")
     _plain_log_y(ax)
-    ax.legend(loc="upper right")
+    legend_below(ax, figure_wide=own)
     return fig
 
 
@@ -298,8 +316,9 @@ def residuals(fit, axes=None):
     objective is Huber. Look for structure: a trend with compute or a band of one colour above or below
     zero is a size or scale the law does not capture; points past the dashed lines were down-weighted.
     """
-    if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), layout="constrained")
+    own = axes is None
+    if own:
+        fig, axes = plt.subplots(1, 2, figsize=(10, 4.6), layout="constrained")
     fig = axes[0].figure
     runs = fit.runs
     norm = _size_norm(runs.N)
@@ -315,12 +334,16 @@ def residuals(fit, axes=None):
     if fit.objective.kind == "huber":
         for sign in (-1, 1):
             axes[1].axhline(sign * fit.objective.delta, color=OKABE_ITO["orange"], ls="--", lw=1,
-                            label=f"Huber threshold +-{fit.objective.delta:.2g}" if sign > 0 else None)
-        axes[1].legend(loc="upper right")
+                            label=f"Huber threshold ±{fit.objective.delta:.2g}" if sign > 0 else None)
     axes[1].scatter(c_runs, fit.residuals, c=runs.N, cmap=SIZE_CMAP, norm=norm, s=14, edgecolors="none")
     axes[1].set(xscale="log", xlabel=COMPUTE_LABEL, ylabel=LOG_RATIO_LABEL,
                 title="Residuals by compute and model size")
     _size_colorbar(fig, axes[1], norm)
+    if fit.objective.kind == "huber":
+        handles, labels = axes[0].get_legend_handles_labels()
+        more, more_labels = axes[1].get_legend_handles_labels()
+        axes[0].get_legend().remove()
+        legend_below(axes[1], handles + more, labels + more_labels, figure_wide=own)
     return fig
 
 
@@ -332,18 +355,34 @@ def _log_scaled(values: np.ndarray) -> bool:
     return bool(v.size and v.min() > 0 and v.max() / v.min() > 3)
 
 
-def _few_log_ticks(axis) -> None:
-    """At most ~4 labelled ticks (1, 2, 5 x 10^k, thinned) on a narrow log axis of a corner panel."""
+def compact_number(value: float) -> str:
+    """A tick label as short as it can be: 500, 2e3, 1.5e4, 3e-5 (no "+" and no leading zero in the exponent).
+
+    Examples
+    --------
+    >>> [compact_number(v) for v in (500.0, 2000.0, 15000.0, 0.25, 3e-5)]
+    ['500', '2e3', '1.5e4', '0.25', '3e-5']
+    """
+    if 0.01 <= abs(value) < 1000:
+        return f"{value:.3g}"
+    text = f"{value:.2g}"
+    mantissa, _, exponent = text.partition("e")
+    return f"{mantissa}e{int(exponent)}" if exponent else mantissa
+
+
+def _few_log_ticks(axis, most: int = 3) -> None:
+    """At most ``most`` labelled ticks (1, 2, 5 x 10^k, thinned) on a narrow log axis of a corner panel,
+    labelled compactly (2e3, not 2e+03), so neighbouring labels never run into each other."""
     lo, hi = sorted(axis.get_view_interval())
     decades = np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
     for subs in ((1, 2, 5), (1, 3), (1,)):
         ticks = [m * 10**e for e in decades for m in subs if lo <= m * 10**e <= hi]
-        if len(ticks) <= 4:
+        if len(ticks) <= most:
             break
     else:
-        ticks = ticks[:: int(np.ceil(len(ticks) / 4))]
+        ticks = ticks[:: int(np.ceil(len(ticks) / most))]
     axis.set_major_locator(FixedLocator(ticks))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: compact_number(v)))
     axis.set_minor_formatter(NullFormatter())
 
 
@@ -388,24 +427,28 @@ def corner(boot, names: Sequence[str] | None = None, max_points: int = 2000, fig
                 lo, hi = boot.percentile(reps[xj])
                 for v in (lo, hi):
                     ax.axvline(v, color=OKABE_ITO["orange"], ls="--", lw=1.2)
-                ax.set_ylabel("replicates (count)" if j == 0 else "", fontsize=7)
+                ax.set_ylabel("replicates (count)" if j == 0 else "", fontsize=CORNER_LABEL_SIZE)
             else:
                 ax.scatter(reps[xj][take], reps[yi][take], s=2, color=OKABE_ITO["blue"], alpha=0.4,
                            edgecolors="none", rasterized=True)
                 ax.axhline(boot.fit.params[yi], **estimate)
-                ax.set_ylabel(_param_label(law, yi) if j == 0 else "", fontsize=7)
+                ax.set_ylabel(_param_label(law, yi) if j == 0 else "", fontsize=CORNER_LABEL_SIZE)
                 if logs[yi]:
                     ax.set_yscale("log")
             ax.axvline(boot.fit.params[xj], **estimate)
             if logs[xj]:
                 ax.set_xscale("log")
-            ax.set_xlabel(_param_label(law, xj) if i == k - 1 else "", fontsize=7)
+            ax.set_xlabel(_param_label(law, xj) if i == k - 1 else "", fontsize=CORNER_LABEL_SIZE)
             if logs[xj]:
                 _few_log_ticks(ax.xaxis)
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(4))
             if logs[yi] and i != j:
                 _few_log_ticks(ax.yaxis)
-            ax.tick_params(labelsize=7)
-            ax.tick_params(which="minor", labelsize=6)
+            elif i != j:
+                ax.yaxis.set_major_locator(MaxNLocator(5))
+            ax.tick_params(labelsize=CORNER_LABEL_SIZE)
+            ax.tick_params(which="minor", labelsize=CORNER_LABEL_SIZE - 1)
     fig.suptitle(f"Bootstrap replicates ({len(boot.replicates)}, {boot.scheme} scheme): solid black line = "
                  f"full-data estimate, dashed orange = {round(boot.level * 100)}% interval")
     return fig
@@ -430,6 +473,7 @@ def holdout(check, ax=None):
     the error grows with distance; runs left of the dotted line lie within the fitted range in every
     coordinate.
     """
+    own = ax is None
     fig, ax = _axes(ax, figsize=(6.4, 5.0))
     t = check.table.sort_values(["distance", "N", "D"]).reset_index(drop=True)
     obs = t["loss"].to_numpy(float)
@@ -455,8 +499,8 @@ def holdout(check, ax=None):
     ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.1e}"[0] in "235" else ""))
     ax.tick_params(axis="x", which="minor", labelsize=MINOR_LABEL_SIZE)
-    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2)
     _size_colorbar(fig, ax, norm, label="held-out model size N (parameters)")
+    legend_below(ax, handles, labels, figure_wide=own)
     return fig
 
 

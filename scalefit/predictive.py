@@ -324,6 +324,17 @@ class PredictionIntervals:
 
     ``what`` names the quantity ("loss" or e.g. "L_opt"); ``calibration`` is the extrapolation rule used;
     ``notes`` says what is not available and why.
+
+    Examples
+    --------
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> boot = fit.bootstrap(n=50, seed=0)
+    >>> bt = scalefit.backtest(fit, fractions=(0.7,), n_boot=0)
+    >>> pi = boot.predict_intervals([7e9, 7e10], [1.4e11, 1.4e12], backtest=bt)
+    >>> print(f"{pi.estimate[0]:.3f} nats/token, law band [{pi.band_lo[0]:.3f}, {pi.band_hi[0]:.3f}]")
+    2.182 nats/token, law band [2.169, 2.199]
+    >>> pi.supported.tolist()
+    [True, False]
     """
 
     what: str
@@ -353,6 +364,17 @@ class PredictionIntervals:
         return self.calibration.n_points
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per point: inputs (N in parameters, D in tokens), estimate and the three intervals (nats/token).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> bt = scalefit.backtest(fit, fractions=(0.7,), n_boot=0)
+        >>> pi = boot.predict_intervals([7e9, 7e10], [1.4e11, 1.4e12], backtest=bt)
+        >>> list(pi.to_frame().columns)[:6]
+        ['N', 'D', 'estimate', 'band_lo', 'band_hi', 'newrun_lo']
+        """
         frame = {} if self.compute is None else {"C": self.compute}
         frame.update({k: getattr(self, k) for k in self.COLUMNS})
         out = pd.DataFrame(frame)
@@ -363,6 +385,17 @@ class PredictionIntervals:
         return getattr(self, key)
 
     def summary(self) -> str:
+        """The three intervals at every point as text, with the noise and the extrapolation rule behind them.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> bt = scalefit.backtest(fit, fractions=(0.7,), n_boot=0)
+        >>> pi = boot.predict_intervals([7e9, 7e10], [1.4e11, 1.4e12], backtest=bt)
+        >>> print(pi.summary().splitlines()[0])  # doctest: +ELLIPSIS
+        loss with 95% intervals: law band (fitted curve), new run (adds run-to-run noise, sd ...
+        """
         pct = round(self.level * 100)
         lines = [f"{self.what} with {pct}% intervals: law band (fitted curve), new run (adds run-to-run noise, "
                  f"sd {noise_sd(self.noise):.3g} in log loss), extrapolation (adds model error; "
@@ -379,6 +412,17 @@ class PredictionIntervals:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record of the intervals, the noise and the calibration.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> bt = scalefit.backtest(fit, fractions=(0.7,), n_boot=0)
+        >>> pi = boot.predict_intervals([7e9, 7e10], [1.4e11, 1.4e12], backtest=bt)
+        >>> sorted(pi.to_dict())[:5]
+        ['calibration', 'compute', 'level', 'noise', 'notes']
+        """
         return {"what": self.what, "level": self.level, "noise": dict(self.noise),
                 "calibration": self.calibration.to_dict(), "notes": list(self.notes),
                 "compute": None if self.compute is None else [json_safe(v) for v in self.compute],
@@ -386,6 +430,18 @@ class PredictionIntervals:
 
     @classmethod
     def from_dict(cls, record: Mapping[str, Any]) -> PredictionIntervals:
+        """Rebuild from :meth:`to_dict`.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> boot = fit.bootstrap(n=50, seed=0)
+        >>> bt = scalefit.backtest(fit, fractions=(0.7,), n_boot=0)
+        >>> pi = boot.predict_intervals([7e9, 7e10], [1.4e11, 1.4e12], backtest=bt)
+        >>> again = scalefit.PredictionIntervals.from_dict(pi.to_dict())
+        >>> bool(np.allclose(again.extrap_hi, pi.extrap_hi))
+        True
+        """
         rows = record["rows"]
         cols = {k: np.array([from_json_safe(r[k]) for r in rows], dtype=bool if k == "supported" else float)
                 for k in cls.COLUMNS}

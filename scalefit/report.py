@@ -29,7 +29,7 @@ import numpy as np
 
 from . import allocation, plots
 from .errors import ExtrapolationWarning, ScalefitError
-from .formatting import NOT_IDENTIFIED, as_float, num, percent
+from .formatting import NOT_IDENTIFIED, SPREAD_NOTE, as_float, num, percent, spread
 from .identify import identifiability
 from .record import Requests, Results, build_record, new_meta, read_record, restore, write_record
 
@@ -65,6 +65,17 @@ def report(fit, out: str | os.PathLike, bootstrap=None, targets=(), computes=(),
     ``compare_laws``: other laws (names, import paths or Law objects) compared with the fitted one by
     :func:`scalefit.compare.compare` in a "Which law" section. ``profile``: try profile-likelihood intervals
     (skipped with the reason when lmfit fails or takes longer than PROFILE_SECONDS).
+
+    Targets are (N parameters, D tokens) pairs; computes are budgets in FLOPs; losses print in nats/token.
+
+    Examples
+    --------
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> boot = fit.bootstrap(n=50, seed=0)
+    >>> out = scalefit.report(fit, "report", bootstrap=boot, targets=[(7e9, 1.4e11)], computes=[1e22],
+    ...                       holdout=False, backtest=False, profile=False)
+    >>> sorted(p.name for p in out.iterdir())
+    ['figures', 'fit.json', 'report.html', 'report.md']
     """
     out = Path(out)
     check_output_dir(out, force)
@@ -233,7 +244,7 @@ def document(results: Results, record: dict[str, Any], figure_dir: Path) -> tupl
     """Sections of the report and the figures (name -> base64 PNG), written into ``figure_dir``."""
     fit, boot, check, _req = results.fit, results.bootstrap, results.holdout, results.requests
     answers = record["answers"]
-    images = _figures(results, figure_dir)
+    images = _figures(results, figure_dir, requested=_distances(answers))
     sections = [Section("Summary", summary_lines(results, record)), problems_section(results, record),
                 _data_section(record), _form_section(fit), _optimizer_section(fit),
                 _parameter_section(fit, boot, results.profile), _goodness_section(fit, record),
@@ -344,9 +355,14 @@ def summary_lines(results: Results, record: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _largest_distance(answers: dict[str, Any]) -> float | None:
+def _distances(answers: dict[str, Any]) -> list[float]:
+    """Extrapolation distances of every requested prediction and compute-optimal answer."""
     values = [as_float(r.get("distance")) for r in (*answers["predictions"], *answers["optimal"])]
-    values = [v for v in values if v is not None]
+    return [v for v in values if v is not None]
+
+
+def _largest_distance(answers: dict[str, Any]) -> float | None:
+    values = _distances(answers)
     return max(values) if values else None
 
 
@@ -517,19 +533,6 @@ def _optimizer_section(fit) -> Section:
         "terms and, in the Problems section, the bootstrap intervals)."])
 
 
-def spread(values: np.ndarray) -> str:
-    """The scale of a bootstrap distribution that fits its shape: "x/ f" (the factor exp(sd of log value))
-    when every replicate is positive, else "+/- sd". NaN (not identified) when it is not finite."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size < 2:
-        return NOT_IDENTIFIED
-    if np.all(v > 0):
-        factor = float(np.exp(np.std(np.log(v), ddof=1)))
-        return f"×/÷ {num(factor, 3, nonfinite=NOT_IDENTIFIED)}"
-    return f"± {num(float(np.std(v, ddof=1)), 3, nonfinite=NOT_IDENTIFIED)}"
-
-
 def _profile_pair(pairs: list[list[float]], sigma_prob: float) -> str:
     """[lo, hi] at one lmfit sigma level from conf_interval's [(prob, value), ...] (lo first, then hi)."""
     values = [v for p_, v in pairs if abs(p_ - sigma_prob) < 1e-3]
@@ -574,10 +577,7 @@ def _parameter_section(fit, boot, profile: dict[str, Any] | None = None) -> Sect
                  f"{whose} the optimizer, not the data.")
     notes = [note]
     if boot is not None:
-        notes.append("Spread: for a parameter whose replicates are all positive, ×/÷ f with f = exp(sd of "
-                     "log(replicate)), the multiplicative scale of a right-skewed distribution (estimate ×/÷ f "
-                     "covers about 68% when log(value) is roughly normal); otherwise ± the sd of the replicates. "
-                     "Read the interval, not the spread, for the uncertainty.")
+        notes.append(SPREAD_NOTE)
     if prof:
         notes.append(f"Profile-likelihood intervals (lmfit.conf_interval at 1 and 2 sigma, {profile['seconds']:g} s) "
                      "are a cross-check: their F-test calibration assumes Gaussian log residuals, so where they "
@@ -784,7 +784,7 @@ def _regime_section(fit) -> Section:
         [(["fitted regime", "rule-of-thumb regime", "runs"], rows)])
 
 
-def _figures(results: Results, figure_dir: Path) -> dict[str, str]:
+def _figures(results: Results, figure_dir: Path, requested: Sequence[float] = ()) -> dict[str, str]:
     fit, boot, check, req = results.fit, results.bootstrap, results.holdout, results.requests
     makers = {
         "loss_vs_compute": lambda: plots.loss_vs_compute(fit, boot, targets=list(req.targets)),
@@ -797,7 +797,9 @@ def _figures(results: Results, figure_dir: Path) -> dict[str, str]:
     if not fit.has_allocation:
         makers = {"residuals": makers["residuals"], "corner": makers["corner"]}
     if results.backtest is not None and len(results.backtest.table):
-        makers["backtest"] = lambda: results.backtest.figure()
+        from .plots_backtest import backtest_figure
+
+        makers["backtest"] = lambda: backtest_figure(results.backtest, requested=requested)
     if results.comparison is not None and len(results.comparison.table):
         makers["compare"] = lambda: results.comparison.plot()
     images = {}

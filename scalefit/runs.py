@@ -53,6 +53,16 @@ class RunTable:
         Rows removed as invalid (only with ``on_invalid="drop"``): ``row``, ``column``, ``value``, ``reason``.
     filtered:
         Rows removed by filters: ``row``, ``filter`` and the row's canonical values.
+
+    Examples
+    --------
+    >>> runs = scalefit.datasets.load("example_chinchilla")
+    >>> runs  # doctest: +ELLIPSIS
+    RunTable(153 runs, 36 groups, source='...example_chinchilla.csv', checks=0)
+    >>> len(runs), runs.n_groups
+    (153, 36)
+    >>> print(f"N from {runs.N.min():.0e} to {runs.N.max():.0e} parameters")
+    N from 3e+07 to 4e+09 parameters
     """
 
     df: pd.DataFrame
@@ -129,7 +139,16 @@ class RunTable:
         return list(self.provenance.get("checks", []))
 
     def summary(self) -> str:
-        """A few lines: rows, groups, ranges of N, D, C and loss, what was derived, left out or flagged."""
+        """A few lines: rows, groups, ranges of N, D, C and loss, what was derived, left out or flagged.
+
+        N in parameters, D in tokens, C in FLOPs, loss in nats/token.
+
+        Examples
+        --------
+        >>> runs = scalefit.datasets.load("example_chinchilla")
+        >>> print(runs.summary().splitlines()[0])  # doctest: +ELLIPSIS
+        153 runs in 36 groups from ...example_chinchilla.csv
+        """
         from .units import format_quantity as fq
 
         df = self.df
@@ -155,11 +174,27 @@ class RunTable:
         return "\n".join(lines)
 
     def to_frame(self) -> pd.DataFrame:
-        """A copy of the canonical table."""
+        """A copy of the canonical table.
+
+        Examples
+        --------
+        >>> runs = scalefit.datasets.load("example_chinchilla")
+        >>> frame = runs.to_frame()
+        >>> [c for c in ("N", "D", "C", "loss", "group") if c in frame]
+        ['N', 'D', 'C', 'loss', 'group']
+        """
         return self.df.copy()
 
     def subset(self, mask: np.ndarray, reason: str) -> RunTable:
-        """The runs where ``mask`` (n,) is True; the others are recorded in ``filtered`` under ``reason``."""
+        """The runs where ``mask`` (n,) is True; the others are recorded in ``filtered`` under ``reason``.
+
+        Examples
+        --------
+        >>> runs = scalefit.datasets.load("example_chinchilla")
+        >>> small = runs.subset(runs.N < 1e9, "N below 1e9 parameters")
+        >>> len(small) < len(runs), len(small.filtered) == len(runs) - len(small)
+        (True, True)
+        """
         mask = np.asarray(mask, dtype=bool)
         if mask.shape != (len(self),):
             raise ValueError(f"mask must have shape ({len(self)},), not {mask.shape}")
@@ -191,6 +226,8 @@ def load_runs(
     checks: bool = True,
 ) -> RunTable:
     """Load and validate a table of training runs.
+
+    Canonical units: N in parameters, D in tokens, C in FLOPs (else 6ND), loss in nats/token.
 
     Parameters
     ----------
@@ -225,6 +262,17 @@ def load_runs(
     checks:
         Run the load-time sanity checks of :mod:`scalefit.sanity` (each fired check is a
         :class:`~scalefit.errors.DataCheckWarning` and an entry of ``RunTable.checks``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> frame = pd.DataFrame({"params": ["70M", "70M", "160M", "160M"], "tokens": ["1B", "2B", "1B", "2B"],
+    ...                       "val_loss": [3.9, 3.7, 3.6, 3.4]})
+    >>> runs = scalefit.load_runs(frame)
+    >>> runs.N.tolist(), runs.D.tolist()
+    ([70000000.0, 70000000.0, 160000000.0, 160000000.0], [1000000000.0, 2000000000.0, 1000000000.0, 2000000000.0])
+    >>> runs.n_groups
+    2
     """
     if on_invalid not in ("raise", "drop"):
         raise ValueError(f"on_invalid must be 'raise' or 'drop', not {on_invalid!r}")

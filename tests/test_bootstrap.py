@@ -210,3 +210,16 @@ def test_global_check_replaces_a_replicate_stuck_in_a_worse_basin(small_fit):
     assert checks["checked"] == 2 and checks["mismatches"] == [1]
     assert values[1] == pytest.approx(values[0], rel=1e-7)
     np.testing.assert_allclose(z[1], good, rtol=1e-4)
+
+
+def test_summary_shows_the_reports_multiplicative_spread_not_a_plain_se(small_fit):
+    from scalefit.formatting import spread
+
+    boot = small_fit.bootstrap(n=60, seed=1)
+    text = boot.summary()
+    header = next(line for line in text.splitlines() if line.strip().startswith("quantity"))
+    assert "spread" in header.split() and "se" not in header.split()
+    row_a = next(line for line in text.splitlines() if line.strip().startswith("A "))
+    assert spread(boot.params()["A"]) in row_a and "×/÷" in row_a  # A > 0: a factor, not +/- sd
+    # the same function, so the same words, as the report's parameter table
+    assert spread([1.0, 2.0, 4.0]) == "×/÷ 2" and spread([-1.0, 0.0, 1.0]) == "± 1"

@@ -119,7 +119,8 @@ def test_isoflop_budgets_are_in_the_data_and_include_the_largest(results):
     top = np.sort(c_runs)[-3]  # the largest budget with >= 3 runs is taken
     assert budgets[-1] >= top / 1.25
     fig = plots.isoflop(fit)
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    legend = fig.legends[0] if fig.legends else fig.axes[0].get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
     assert all("(0 runs)" not in label for label in labels) and len(labels) == len(budgets)
     plt.close(fig)
 
@@ -207,3 +208,67 @@ def test_compute_budgets_are_populated_separated_and_include_the_fullest_top(com
     counts = np.array([np.sum(np.abs(np.log(c / b)) <= np.log(1.25) + 1e-12) for b in budgets])
     assert np.all(counts >= 1)  # a budget is the mean of a window of runs: never an empty slice
     assert np.all(np.diff(np.log(budgets)) >= 2 * np.log(1.25) - 1e-12)  # windows do not overlap
+
+
+def _overlap(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+@pytest.mark.parametrize("name", ["loss_vs_compute", "isoflop", "residuals", "backtest", "holdout", "compare"])
+def test_legend_sits_outside_the_axes_so_it_cannot_cover_a_point(results, name):
+    fit, _, _ = results
+    if name == "backtest":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            make = lambda: scalefit.backtest(fit, n_boot=0).figure()  # noqa: E731
+    elif name == "compare":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = scalefit.compare(fit.runs, laws=[scalefit.laws.DEFAULT_LAW, "kaplan"], n_boot=0)
+        make = result.plot
+    else:
+        make = figures(results)[name]
+    with plt.style.context("default"):
+        fig = make()
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        legends = [*fig.legends, *(a.get_legend() for a in fig.axes if a.get_legend() is not None)]
+        assert legends, name
+        for legend in legends:
+            for ax in fig.axes:
+                assert not _overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer)), name
+        ax = fig.axes[0]
+        sizes = [t.get_fontsize() for t in legends[0].get_texts()] + [t.get_fontsize() for t in ax.get_xticklabels()]
+        assert min(sizes) >= 8, f"{name}: text at {min(sizes)} pt is unreadable at the report's display size"
+        plt.close(fig)
+
+
+def test_corner_log_axes_carry_few_compact_labels():
+    assert plots.compact_number(2000.0) == "2e3"
+    assert plots.compact_number(500.0) == "500"
+    assert plots.compact_number(3e-5) == "3e-5"
+    assert plots.compact_number(0.25) == "0.25"
+    fig, ax = plt.subplots()
+    ax.set_xscale("log")
+    ax.set_xlim(400, 15000)
+    plots._few_log_ticks(ax.xaxis)
+    ticks = ax.xaxis.get_major_locator()()
+    assert 1 <= len([t for t in ticks if 400 <= t <= 15000]) <= 3
+    plt.close(fig)
+
+
+def test_backtest_figure_marks_the_requested_distances_beyond_the_backtest(results):
+    from scalefit.plots_backtest import backtest_figure
+
+    fit, _, _ = results
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bt = scalefit.backtest(fit, fractions=(0.7,), n_boot=0)
+    far = 20 * float(bt.table["distance"].max())
+    fig = backtest_figure(bt, requested=[far])
+    ax = fig.axes[0]
+    marks = [line for line in ax.get_lines() if line.get_label() == "requested prediction"]
+    assert len(marks) == 1 and marks[0].get_xdata()[0] == pytest.approx(far)
+    assert ax.get_xlim()[1] >= far  # the dashed half-width reaches the request, so the reader sees the gap
+    assert "requested" in plots.caption(backtest_figure)
+    plt.close(fig)

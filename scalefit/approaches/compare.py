@@ -81,6 +81,14 @@ def compare_approaches(runs: RunTable, computes, *, fit=None, approach1: Any = N
         Default: ``scalefit.fit(runs, objective="hoffmann")`` bootstrapped with ``n_boot`` and ``seed``.
     approach1, approach2:
         Precomputed results; by default computed here (Approach 1 only when the runs hold curves).
+
+    Examples
+    --------
+    >>> runs = scalefit.datasets.load("example_chinchilla")
+    >>> fit = scalefit.fit(runs, objective="hoffmann")
+    >>> cmp = scalefit.compare_approaches(runs, [1e21], fit=fit, n_boot=20, seed=0)
+    >>> list(cmp.to_frame().columns)[:3]
+    ['approach', 'quantity', 'estimate']
     """
     computes = tuple(float(c) for c in np.atleast_1d(computes))
     unavailable: dict[str, str] = {}

@@ -325,6 +325,8 @@ def fit_data_constrained(runs: RunTable, base: str | Mapping[str, float] = "pape
                          seed: int | None = 0) -> DataConstrainedFit:
     """Fit R_N*, R_D* of the data-constrained law with the base Chinchilla constants fixed (the paper's way).
 
+    N in parameters, D and U in tokens, loss in nats/token; R_N* and R_D* are dimensionless.
+
     Parameters
     ----------
     runs:
@@ -341,6 +343,18 @@ def fit_data_constrained(runs: RunTable, base: str | Mapping[str, float] = "pape
     n_boot, cluster, level, seed:
         Bootstrap replicates of stage 2; ``cluster="model_size"`` (default) resamples whole model sizes,
         ``"group"`` the table's groups, ``"run"`` single rows.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from scalefit.laws.data_constrained import PAPER_C4_BASE, predict_loss
+    >>> frame = pd.DataFrame([{"N": n, "U": u, "D": u * e} for n in np.geomspace(5e7, 3e9, 5)
+    ...                       for u in (1e8, 1e9, 1e10) for e in (1, 2, 4, 8, 16, 40)])
+    >>> truth = {**PAPER_C4_BASE, "R_N_star": 5.0, "R_D_star": 15.0}
+    >>> frame["loss"] = predict_loss(truth, frame.N, frame.D, frame.U, PAPER_C4_BASE)
+    >>> res = scalefit.fit_data_constrained(scalefit.load_runs(frame), joint=False, n_boot=0)
+    >>> print(f"R_N* = {res.params['R_N_star']:.1f}, R_D* = {res.params['R_D_star']:.1f}")
+    R_N* = 5.0, R_D* = 15.0
     """
     started = time.perf_counter()
     if "U" not in runs.df:

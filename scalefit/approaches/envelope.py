@@ -120,6 +120,18 @@ def envelope_approach(runs: RunTable | pd.DataFrame, *, curve: str | None = None
     ``curve`` names the column identifying a training run (default the run table's ``curve`` id, else its
     ``group``). Load checkpoint tables with ``checkpoints="all"`` (``--checkpoints all``): by default the
     loader keeps only the final checkpoint of each run, which is what a parametric fit wants.
+
+    N_opt in parameters, D_opt in tokens, at compute C in FLOPs; loss in nats/token.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = [{"run": f"n{n:.0e}", "N": n, "D": d, "loss": 1.7 + 400 / n**0.34 + 410 / d**0.28}
+    ...         for n in np.geomspace(2e7, 2e9, 6) for d in np.geomspace(2e8, 2e11, 16)]
+    >>> runs = scalefit.load_runs(pd.DataFrame(rows), columns={"curve": "run"}, checkpoints="all")
+    >>> res = scalefit.envelope_approach(runs, n_boot=20, seed=0)
+    >>> print(f"N_opt grows as C^{res.exponents['a']:.2f}")
+    N_opt grows as C^0.46
     """
     frame = runs.df if isinstance(runs, RunTable) else pd.DataFrame(runs)
     curve = curve_column(frame, curve)

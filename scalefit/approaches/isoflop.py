@@ -208,6 +208,8 @@ def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, 
                      reference: Mapping[str, float] | Any | None = None, warn: bool = True) -> IsoFLOPResult:
     """Approach 2 on an IsoFLOP sweep.
 
+    N_opt in parameters, D_opt in tokens, at compute budgets C in FLOPs; loss in nats/token.
+
     Parameters
     ----------
     runs:
@@ -226,6 +228,13 @@ def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, 
     reference:
         An Approach-3 result (a :class:`scalefit.Fit` of the Chinchilla law or a dict E, A, B, alpha, beta)
         for the simulated bias of each vertex.
+
+    Examples
+    --------
+    >>> runs = scalefit.datasets.load("example_chinchilla")
+    >>> res = scalefit.isoflop_approach(runs, n_boot=20, seed=0)
+    >>> print(f"N_opt grows as C^{res.exponents['a']:.2f}, D_opt as C^{res.exponents['b']:.2f}")
+    N_opt grows as C^0.52, D_opt as C^0.48
     """
     if fallback not in ("shared", "measured", "skip"):
         raise ValueError(f"fallback must be 'shared', 'measured' or 'skip', not {fallback!r}")
