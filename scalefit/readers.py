@@ -21,7 +21,6 @@ import io
 import json
 import os
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -44,42 +43,64 @@ FALLBACK_ENCODING = "cp1252"
 
 
 @dataclass(frozen=True)
+class RowNumbering:
+    """How the 0-based position of a row as read maps to the words a user needs to find it in the source.
+
+    A label is ``prefix`` followed by the row's number: ``numbers[position]`` when ``numbers`` (int64, one
+    per row as read) is given, else ``position + start``. DataFrame sources give ``index`` instead: the label
+    is ``"index "`` and the repr of the row's index value. Small and picklable (it holds no frame), so a
+    RunTable can keep it and write its ``row`` column only when someone reads it.
+    """
+
+    prefix: str
+    numbers: np.ndarray | None = field(default=None, repr=False)
+    start: int = 1
+    index: pd.Index | None = field(default=None, repr=False)
+
+    def label(self, position: int) -> str:
+        """The label of one row ("line 17", "record 3", "index 'run-a'")."""
+        if self.index is not None:
+            return f"index {self.index[[int(position)]].tolist()[0]!r}"
+        number = self.numbers[position] if self.numbers is not None else position + self.start
+        return f"{self.prefix}{int(number)}"
+
+    def labels(self, positions: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+        """Labels of many rows at once, shape (k,); vectorised unless an index holds non-integer labels."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if self.index is not None:
+            if pd.api.types.is_signed_integer_dtype(self.index.dtype):
+                return _join("index ", self.index.to_numpy()[positions])
+            return np.array([f"index {value!r}" for value in self.index[positions].tolist()], dtype=object)
+        return _join(self.prefix, self.numbers[positions] if self.numbers is not None else positions + self.start)
+
+
+@dataclass(frozen=True)
 class RawTable:
     """A table as read, before any interpretation.
 
-    ``row_label(i)`` turns the 0-based position of a row of ``frame`` into the words a user needs to find
-    it in the source ("line 17", "record 3", "index 'run-a'"). ``row_labels(positions)`` does the same for
-    an integer array at once (an array of str, shape (k,)). ``encoding`` is the text encoding used (None
-    for DataFrames and Parquet) and how it was chosen.
+    ``rows`` maps the 0-based position of a row of ``frame`` to the words a user needs to find it in the
+    source; ``row_label(i)`` and ``row_labels(positions)`` apply it. ``encoding`` is the text encoding used
+    (None for DataFrames and Parquet) and how it was chosen.
     """
 
     frame: pd.DataFrame
     source: str
     fmt: str
-    row_label: Callable[[int], str]
+    rows: RowNumbering
     encoding: dict | None = None
-    line_offset: Callable[[], np.ndarray | None] | None = field(default=None, repr=False)
 
-    def row_labels(self, positions: np.ndarray) -> np.ndarray:
-        """Labels of many rows at once; vectorised for text files and records."""
-        positions = np.asarray(positions, dtype=np.int64)
-        prefix, numbers = self._numbered(positions)
-        if prefix is None:
-            return np.array([self.row_label(int(i)) for i in positions], dtype=object)
-        return _join(prefix, numbers)
+    def row_label(self, position: int) -> str:
+        """The label of one row ("line 17")."""
+        return self.rows.label(position)
 
-    def _numbered(self, positions: np.ndarray) -> tuple[str | None, np.ndarray]:
-        if self.fmt in ("csv", "tsv") and self.line_offset is not None:
-            lines = self.line_offset()
-            return "line ", (lines[positions] if lines is not None else positions + 2)
-        if self.fmt in ("json", "jsonl", "parquet") and self.line_offset is not None:
-            lines = self.line_offset()
-            return ("line " if self.fmt == "jsonl" else "record " if self.fmt == "json" else "row "), lines[positions]
-        return None, positions
+    def row_labels(self, positions: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+        """Labels of many rows at once, shape (k,)."""
+        return self.rows.labels(positions)
 
 
-def _join(prefix: str, numbers: np.ndarray) -> np.ndarray:
-    """``prefix + str(n)`` for every n, fast (pyarrow compute when available)."""
+def _join(prefix: str, numbers: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``prefix + str(n)`` for every integer n, fast (pyarrow compute when available)."""
+    numbers = np.asarray(numbers, dtype=np.int64)
     try:
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -104,7 +125,7 @@ def read_table(source: object, fmt: str | None = None, sep: str | None = None, e
         index = source.index
         frame = source.reset_index(drop=True)
         _check_duplicate_names([str(c) for c in frame.columns], "DataFrame", "")
-        return RawTable(frame, "DataFrame", "dataframe", lambda i: f"index {index[i]!r}")
+        return RawTable(frame, "DataFrame", "dataframe", RowNumbering("index ", index=index))
     if not isinstance(source, (str, os.PathLike)):
         raise DataError(f"cannot read runs from a {type(source).__name__}; give a file path or a DataFrame")
     path = Path(source)
@@ -183,20 +204,45 @@ def _read_text(path: Path, fmt: str, sep: str | None, encoding: str | None, hint
     if fast is not None:
         return fast
     data = path.read_bytes() if not _compressed(path) else _decompressed(path)
-    text, info = decode(data, path, encoding, hint_style)
-    raw_bytes = text.lstrip("\ufeff").encode("utf-8")  # one canonical form from here on
+    raw_bytes, info = _as_utf8(data, path, encoding, hint_style)  # one canonical form from here on
     if not raw_bytes or raw_bytes.isspace():
         raise DataError(f"{path}: the file is empty (expected a header row and one row per run)")
     header_line, header_number = _first_line(raw_bytes)
     _check_header(header_line, header_number, path, sep, delimiter, hint_style)
+    # skipinitialspace strips " 1e9" to "1e9" (and " a" to "a" in label columns); it costs ~25% of the
+    # parse, so it is asked for only when a space (or a tab that is not the delimiter) is in the file at all
+    spaced = b" " in raw_bytes or (delimiter != "\t" and b"\t" in raw_bytes)
+    options = dict(sep=delimiter, skip_blank_lines=False, skipinitialspace=spaced, encoding="utf-8",
+                   skiprows=header_number - 1)
     try:
-        frame = pd.read_csv(io.BytesIO(raw_bytes), sep=delimiter, skip_blank_lines=False, skipinitialspace=True,
-                            low_memory=False, encoding="utf-8", skiprows=header_number - 1)
+        try:
+            # low_memory parsing (in chunks) is ~30% faster; a column whose chunks parse to different types
+            # would come out as mixed Python objects, pandas says so with a DtypeWarning, and only then is the
+            # table parsed again in one piece
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.DtypeWarning)
+                frame = pd.read_csv(io.BytesIO(raw_bytes), low_memory=True, **options)
+        except pd.errors.DtypeWarning:
+            frame = pd.read_csv(io.BytesIO(raw_bytes), low_memory=False, **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty (expected a header row and one row per run)") from None
     except pd.errors.ParserError as exc:
         raise DataError(f"{path}: not a valid {_name(delimiter)}-separated table: {_short(exc)}") from None
     return _text_table(frame, path, fmt, header_number, {**info, "parser": "c", "delimiter": delimiter})
+
+
+def _as_utf8(data: bytes, path: Path, encoding: str | None, hint_style: str) -> tuple[bytes, dict]:
+    """The file's bytes as UTF-8 without a byte-order mark, and how the encoding was chosen (see decode).
+
+    ASCII and valid UTF-8 without a byte-order mark (nearly every file) are used as they are; other
+    encodings are decoded and written out again as UTF-8.
+    """
+    if encoding is None and data.isascii():  # no byte-order mark either: every BOM has a byte >= 0x80
+        return data, {"encoding": "utf-8", "how": "valid UTF-8"}
+    text, info = decode(data, path, encoding, hint_style)
+    if info["encoding"] == "utf-8" and info["how"] == "valid UTF-8":
+        return data, info  # valid UTF-8 without a byte-order mark: the bytes are already the canonical form
+    return text.lstrip("\ufeff").encode("utf-8"), info
 
 
 def _read_text_fast(path: Path, fmt: str, sep: str | None, delimiter: str, encoding: str | None,
@@ -264,14 +310,9 @@ def _text_table(frame: pd.DataFrame, path: Path, fmt: str, header_number: int, i
     if blank.any():
         frame = frame.loc[~blank].reset_index(drop=True)
 
-    def lines() -> np.ndarray | None:
-        """Physical line number (1-based) of every kept data row; None when it is simply position + 2."""
-        return kept + header_number + 1 if shifted else None
-
-    def label(i: int) -> str:
-        return f"line {int(kept[i]) + header_number + 1 if shifted else i + 2}"
-
-    return RawTable(frame, str(path), fmt, label, info, lines)
+    # physical line number (1-based) of every kept data row; simply position + 2 in the common case
+    rows = RowNumbering("line ", kept + header_number + 1) if shifted else RowNumbering("line ", start=2)
+    return RawTable(frame, str(path), fmt, rows, info)
 
 
 def _compressed(path: Path) -> bool:
@@ -352,13 +393,12 @@ def _read_json(path: Path, fmt: str, sep: str | None, encoding: str | None, hint
         if not data:
             raise DataError(f"{path}: the JSON list holds no runs")
         frame = pd.DataFrame.from_records(data)
-        numbers = np.arange(1, len(frame) + 1)
-        return RawTable(frame, str(path), fmt, lambda i: f"record {i + 1}", info, lambda: numbers)
+        return RawTable(frame, str(path), fmt, RowNumbering("record "), info)
     if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
         lengths = {k: len(v) for k, v in data.items()}
         if len(set(lengths.values())) > 1:
             raise DataError(f"{path}: JSON columns have different lengths {lengths}")
-        return RawTable(pd.DataFrame(data), str(path), fmt, lambda i: f"entry {i + 1}", info)
+        return RawTable(pd.DataFrame(data), str(path), fmt, RowNumbering("entry "), info)
     raise DataError(f"{path}: JSON must be a list of run objects or an object of equal-length column lists")
 
 
@@ -378,9 +418,8 @@ def _read_jsonl(path: Path, fmt: str, sep: str | None, encoding: str | None, hin
         lines.append(number)
     if not records:
         raise DataError(f"{path}: the file holds no runs")
-    numbers = np.asarray(lines)
-    return RawTable(pd.DataFrame.from_records(records), str(path), fmt, lambda i: f"line {lines[i]}", info,
-                    lambda: numbers)
+    return RawTable(pd.DataFrame.from_records(records), str(path), fmt, RowNumbering("line ", np.asarray(lines)),
+                    info)
 
 
 def _read_parquet(path: Path, fmt: str, sep: str | None, encoding: str | None, hint_style: str) -> RawTable:
@@ -391,8 +430,7 @@ def _read_parquet(path: Path, fmt: str, sep: str | None, encoding: str | None, h
     except Exception as exc:  # pyarrow raises its own hierarchy
         raise DataError(f"{path}: not a readable Parquet file ({_short(exc)})") from None
     frame = frame.reset_index(drop=True)
-    numbers = np.arange(1, len(frame) + 1)
-    return RawTable(frame, str(path), fmt, lambda i: f"row {i + 1}", None, lambda: numbers)
+    return RawTable(frame, str(path), fmt, RowNumbering("row "), None)
 
 
 def _name(delimiter: str) -> str:
