@@ -19,6 +19,7 @@ import codecs
 import csv
 import io
 import json
+import mmap
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -203,15 +204,26 @@ def _read_text(path: Path, fmt: str, sep: str | None, encoding: str | None, hint
     fast = _read_text_fast(path, fmt, sep, delimiter, encoding, hint_style)
     if fast is not None:
         return fast
-    data = path.read_bytes() if not _compressed(path) else _decompressed(path)
-    raw_bytes, info = _as_utf8(data, path, encoding, hint_style)  # one canonical form from here on
-    if not raw_bytes or raw_bytes.isspace():
+    plain = _plain_ascii(path, delimiter) if encoding is None and not _compressed(path) else None
+    if plain is not None:  # plain ASCII (so no byte-order mark): pandas reads the file itself
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16)
+        if b"\n" not in head or not head.strip():  # blank lines past 64 kB before the header: read it all
+            plain = None
+    if plain is not None:
+        text_source, head, spaced = path, head, plain
+        info = {"encoding": "utf-8", "how": "valid UTF-8"}
+    else:
+        data = path.read_bytes() if not _compressed(path) else _decompressed(path)
+        head, info = _as_utf8(data, path, encoding, hint_style)  # one canonical form from here on
+        text_source = head
+        spaced = b" " in head or (delimiter != "\t" and b"\t" in head)
+    if not head or head.isspace():
         raise DataError(f"{path}: the file is empty (expected a header row and one row per run)")
-    header_line, header_number = _first_line(raw_bytes)
+    header_line, header_number = _first_line(head)
     _check_header(header_line, header_number, path, sep, delimiter, hint_style)
     # skipinitialspace strips " 1e9" to "1e9" (and " a" to "a" in label columns); it costs ~25% of the
     # parse, so it is asked for only when a space (or a tab that is not the delimiter) is in the file at all
-    spaced = b" " in raw_bytes or (delimiter != "\t" and b"\t" in raw_bytes)
     options = dict(sep=delimiter, skip_blank_lines=False, skipinitialspace=spaced, encoding="utf-8",
                    skiprows=header_number - 1)
     try:
@@ -221,14 +233,36 @@ def _read_text(path: Path, fmt: str, sep: str | None, encoding: str | None, hint
             # table parsed again in one piece
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.DtypeWarning)
-                frame = pd.read_csv(io.BytesIO(raw_bytes), low_memory=True, **options)
+                frame = pd.read_csv(_reopen(text_source), low_memory=True, **options)
         except pd.errors.DtypeWarning:
-            frame = pd.read_csv(io.BytesIO(raw_bytes), low_memory=False, **options)
+            frame = pd.read_csv(_reopen(text_source), low_memory=False, **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty (expected a header row and one row per run)") from None
     except pd.errors.ParserError as exc:
         raise DataError(f"{path}: not a valid {_name(delimiter)}-separated table: {_short(exc)}") from None
     return _text_table(frame, path, fmt, header_number, {**info, "parser": "c", "delimiter": delimiter})
+
+
+def _reopen(source: Path | bytes) -> Path | io.BytesIO:
+    return io.BytesIO(source) if isinstance(source, bytes) else source
+
+
+def _plain_ascii(path: Path, delimiter: str) -> bool | None:
+    """For a plain ASCII file: whether it holds a space (or a tab that is not the delimiter). None when it
+    holds a byte >= 0x80 (UTF-8 beyond ASCII, a byte-order mark, another encoding) or cannot be mapped.
+
+    Scans the file mapped into memory (no copy into Python): a few ms for 50 MB.
+    """
+    try:
+        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = np.frombuffer(mapped, dtype=np.uint8)
+            beyond_ascii = bool(view.max() >= 0x80)
+            del view  # the map closes only when no array looks into it
+            if beyond_ascii:
+                return None
+            return mapped.find(b" ") >= 0 or (delimiter != "\t" and mapped.find(b"\t") >= 0)
+    except (OSError, ValueError, BufferError):  # pragma: no cover - a file that cannot be mapped: read it
+        return None
 
 
 def _as_utf8(data: bytes, path: Path, encoding: str | None, hint_style: str) -> tuple[bytes, dict]:
@@ -305,13 +339,13 @@ def _text_table(frame: pd.DataFrame, path: Path, fmt: str, header_number: int, i
     first = frame.iloc[:, 0].isna().to_numpy() if frame.shape[1] else np.zeros(len(frame), dtype=bool)
     # a blank row is empty in every column, so only rows empty in the first column need the full test
     blank = frame.isna().all(axis=1).to_numpy() if first.any() else first
-    kept = np.flatnonzero(~blank)
-    shifted = bool(blank.any()) or header_number != 1
+    # physical line number (1-based) of every kept data row: simply position + 1 + the header's line number
+    # unless blank lines sit between the rows
     if blank.any():
         frame = frame.loc[~blank].reset_index(drop=True)
-
-    # physical line number (1-based) of every kept data row; simply position + 2 in the common case
-    rows = RowNumbering("line ", kept + header_number + 1) if shifted else RowNumbering("line ", start=2)
+        rows = RowNumbering("line ", np.flatnonzero(~blank) + header_number + 1)
+    else:
+        rows = RowNumbering("line ", start=header_number + 1)
     return RawTable(frame, str(path), fmt, rows, info)
 
 

@@ -325,7 +325,7 @@ def load_runs(
     if "C" not in table:
         table["C"] = 6.0 * table["N"].to_numpy() * table["D"].to_numpy()
         derived["C"] = "6 N D"
-    duplicate_problems = _duplicates(table, raw)
+    duplicate_problems = _duplicates(table, raw, derived)
     if duplicate_problems and on_invalid == "raise":
         raise DataError(_describe(duplicate_problems, raw, mapping, hint_style))
     if duplicate_problems:
@@ -508,13 +508,14 @@ def _check_values(table: pd.DataFrame) -> list[dict[str, Any]]:
     return problems
 
 
-def _duplicates(table: pd.DataFrame, raw: RawTable) -> list[dict[str, Any]]:
-    """Rows equal in every canonical column to an earlier row.
+def _duplicates(table: pd.DataFrame, raw: RawTable, derived: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Rows equal in every canonical column to an earlier row (``derived`` columns follow from the others, so
+    they are left out of the comparison).
 
     A 64-bit hash of the numeric key columns finds the candidates (rows equal in every column have equal
     hashes); only candidates are compared column by column.
     """
-    keys = [c for c in CANONICAL if c in table]
+    keys = [c for c in CANONICAL if c in table and c not in derived]
     numeric = [c for c in keys if c in NUMERIC]
     digest = np.zeros(len(table), dtype=np.uint64)
     with np.errstate(over="ignore"):
