@@ -149,7 +149,7 @@ def test_no_row_is_lost_and_every_dropped_row_names_its_line(tmp_path, monkeypat
         lines.append(f"{n},{d},{loss}")
     path = write(tmp_path, "\n".join(lines) + "\n")
     if not expected_kept:
-        with pytest.raises(DataError, match="no runs left"), warnings.catch_warnings():
+        with pytest.raises(DataError, match="no runs"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             load_runs(path, on_invalid="drop")
         return
