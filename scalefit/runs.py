@@ -27,7 +27,7 @@ from .units import UnitError, parse_quantity
 GROUP_TOLERANCE = 1e-4  # model sizes closer than this (relative) are one model size
 _MAX_LISTED = 8
 _POSITIVE = ("N", "D", "loss", "C", "U")
-_RESERVED = ("row", "filter")  # columns RunTable writes; a source column of that name is kept as "row (source)"
+_RESERVED = ("row", "filter")  # columns RunTable writes; a source column so named is kept as "row (source)" etc.
 CHECKPOINT_CAUTION = (
     "the loss at an intermediate checkpoint of a cosine (decay-to-the-end) schedule is higher than a run "
     "trained and decayed to that many tokens would reach, so such rows bias a parametric fit (Hoffmann et al. "
