@@ -40,19 +40,20 @@ CHECKPOINT_CAUTION = (
 class Unlabelled:
     """A canonical table still without its ``row`` column, and what writing that column needs.
 
-    ``frame`` (n rows), ``positions`` (int64, shape (n,)): each row's 0-based position in the source as read,
+    ``frame`` (n rows), ``positions`` (integers, shape (n,); an array or a pandas Index, often a RangeIndex that
+    costs nothing to keep): each row's 0-based position in the source as read,
     ``numbering``: how a position becomes a label ("line 17"). Formatting a label per row costs about as much
     as parsing the file, and nothing but a person reading the table needs it, so it is written on first read.
     """
 
     frame: pd.DataFrame
-    positions: np.ndarray
+    positions: np.ndarray | pd.Index
     numbering: RowNumbering
 
     def labelled(self) -> pd.DataFrame:
         """The frame with ``row`` as its first column."""
         frame = self.frame.copy(deep=False)
-        frame.insert(0, "row", self.numbering.labels(self.positions))
+        frame.insert(0, "row", self.numbering.labels(np.asarray(self.positions)))
         return frame
 
     def take(self, mask: np.ndarray) -> Unlabelled:
@@ -372,7 +373,7 @@ def load_runs(
     }
     frame = table[order + extra].reset_index(drop=True)
     if "row" not in frame:
-        frame = Unlabelled(frame, table.index.to_numpy(np.int64), raw.rows)
+        frame = Unlabelled(frame, table.index, raw.rows)
     return RunTable(frame, provenance, dropped, filtered)
 
 
