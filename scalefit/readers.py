@@ -8,9 +8,11 @@ Encodings: a byte-order mark decides (UTF-8, UTF-16, UTF-32); without one the by
 the file is read as Windows-1252 (Excel's "CSV" export on Western systems; Latin-1 where cp1252 leaves a
 byte undefined) with an :class:`TextEncodingWarning` that names the encoding assumed. ``encoding=`` overrides.
 
-Speed: plain UTF-8 text is parsed by ``pandas.read_csv(engine="pyarrow")`` when pyarrow is installed;
-anything odd (quotes, other encodings, an explicit unusual delimiter, a parse the pyarrow engine refuses)
-goes through pandas' C engine. Line numbers for messages are computed only when a message needs them.
+Speed: plain UTF-8 text is parsed by ``pandas.read_csv(engine="pyarrow")`` when pyarrow is installed (an
+extra: ``scalefit[parquet]``) and the machine has :data:`PYARROW_MIN_CORES` cores for its threads; otherwise,
+and for anything odd (quotes, other encodings, an explicit unusual delimiter, a parse the pyarrow engine
+refuses), by pandas' C engine, which reads plain ASCII or UTF-8 files as they are. Line numbers for messages
+are computed only when a message needs them.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ import pandas as pd
 from .columns import speak
 from .errors import DataError, TextEncodingWarning
 
+#: pyarrow's CSV parser spends 1.2-1.35x the CPU time of pandas' C engine on a 1e6-row file (measured with
+#: benchmarks/bench_load.py on a 2-core machine: it ran 1.1-1.3x slower there); it wins by parsing on several
+#: threads, so it is used only when the process may run on at least this many cores
+PYARROW_MIN_CORES = 4
 TEXT_DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 SUFFIX_FORMATS = {
     ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "csv", ".json": "json",
@@ -284,7 +290,7 @@ def _read_text_fast(path: Path, fmt: str, sep: str | None, delimiter: str, encod
     """Plain UTF-8 text parsed straight from the file by the pyarrow engine, else None (the caller falls
     back to decoding the bytes and pandas' C engine). Invalid UTF-8 makes pyarrow refuse, never guess."""
     if encoding not in (None, "utf-8", "utf-8-sig") or _compressed(path) or delimiter not in ",\t;|" \
-            or not _has_pyarrow():
+            or not _use_pyarrow():
         return None
     with open(path, "rb") as handle:
         head = handle.read(1 << 16)
@@ -395,6 +401,18 @@ def _check_duplicate_names(names: list[str], source: str, where: str) -> None:
                 f"{position}); rename one so each column has one meaning"
             )
         seen.setdefault(name, position)
+
+
+def _use_pyarrow() -> bool:
+    """Whether plain text goes to the pyarrow engine: installed, and enough cores for its threads."""
+    return _has_pyarrow() and _usable_cores() >= PYARROW_MIN_CORES
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
 
 @cache

@@ -20,10 +20,9 @@ from scalefit.runs import Unlabelled
 @pytest.fixture(params=["pyarrow", "c"])
 def parser(request, monkeypatch):
     """Run a test through each text parser: pyarrow (when installed) and pandas' C engine."""
-    if request.param == "c":
-        monkeypatch.setattr(readers, "_has_pyarrow", lambda: False)
-    elif not readers._has_pyarrow():
+    if request.param == "pyarrow" and not readers._has_pyarrow():
         pytest.skip("pyarrow is not installed")
+    monkeypatch.setattr(readers, "_use_pyarrow", lambda: request.param == "pyarrow")
     return request.param
 
 
@@ -101,7 +100,7 @@ def test_every_copy_of_a_duplicated_row_names_the_first(tmp_path, parser):
 
 
 def test_c_parser_trims_spaces_only_where_the_file_has_them(tmp_path, monkeypatch):
-    monkeypatch.setattr(readers, "_has_pyarrow", lambda: False)
+    monkeypatch.setattr(readers, "_use_pyarrow", lambda: False)
     spaced = load_runs(write(tmp_path, "N, D, loss, arch\n1e8, 2e9, 3.1, dense\n2e8, 4e9, 2.9, dense\n"))
     assert list(spaced.df.columns[1:5]) == ["N", "D", "loss", "C"] and list(spaced.df["arch"]) == ["dense"] * 2
     np.testing.assert_allclose(spaced.D, [2e9, 4e9])
@@ -110,7 +109,7 @@ def test_c_parser_trims_spaces_only_where_the_file_has_them(tmp_path, monkeypatc
 def test_c_parser_reparses_columns_whose_chunks_disagree(tmp_path, monkeypatch):
     """pandas' low-memory parse works in chunks; a column read as integers in one chunk and as text in
     another would turn the label "01" into 1, so the loader parses such a file again in one piece."""
-    monkeypatch.setattr(readers, "_has_pyarrow", lambda: False)
+    monkeypatch.setattr(readers, "_use_pyarrow", lambda: False)
     n = 270_000  # past pandas' parse chunk of 2**18 rows
     lines = [f"{1 + k % 50}e8,{2e5 + k:.0f},3,01" for k in range(n)]
     lines[-1] = "70M,1.4T,2.0,x"
@@ -127,7 +126,7 @@ CELL = st.sampled_from(["ok", "ok", "ok", "ok", "text", "negative", "missing", "
 def test_no_row_is_lost_and_every_dropped_row_names_its_line(tmp_path, monkeypatch, kinds, use_c):
     """Every data line ends in the table or in ``dropped`` with its own line number; the error in strict
     mode counts the bad rows and names the first (invalid cells are reported before duplicates)."""
-    monkeypatch.setattr(readers, "_has_pyarrow", (lambda: False) if use_c else readers._has_pyarrow)
+    monkeypatch.setattr(readers, "_use_pyarrow", (lambda: False) if use_c else readers._has_pyarrow)
     lines, expected_kept, expected_bad, duplicates = ["N,D,loss"], [], [], []
     for k, kind in enumerate(kinds):
         number = len(lines) + 1  # the line this row will sit on
