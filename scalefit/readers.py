@@ -21,7 +21,6 @@ import codecs
 import csv
 import io
 import json
-import mmap
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -210,28 +209,60 @@ def _read_text(path: Path, fmt: str, sep: str | None, encoding: str | None, hint
     fast = _read_text_fast(path, fmt, sep, delimiter, encoding, hint_style)
     if fast is not None:
         return fast
-    plain = _plain_ascii(path, delimiter) if encoding is None and not _compressed(path) else None
-    if plain is not None:  # plain ASCII (so no byte-order mark): pandas reads the file itself
-        with open(path, "rb") as handle:
-            head = handle.read(1 << 16)
-        if b"\n" not in head or not head.strip():  # blank lines past 64 kB before the header: read it all
-            plain = None
-    if plain is not None:
-        text_source, head, spaced = path, head, plain
-        info = {"encoding": "utf-8", "how": "valid UTF-8"}
-    else:
-        data = path.read_bytes() if not _compressed(path) else _decompressed(path)
-        head, info = _as_utf8(data, path, encoding, hint_style)  # one canonical form from here on
-        text_source = head
-        spaced = b" " in head or (delimiter != "\t" and b"\t" in head)
-    if not head or head.isspace():
+    if encoding is None and not _compressed(path):
+        plain = _read_text_plain(path, fmt, sep, delimiter, hint_style)
+        if plain is not None:
+            return plain
+    data = path.read_bytes() if not _compressed(path) else _decompressed(path)
+    raw_bytes, info = _as_utf8(data, path, encoding, hint_style)  # one canonical form from here on
+    if not raw_bytes or raw_bytes.isspace():
         raise DataError(f"{path}: the file is empty (expected a header row and one row per run)")
-    header_line, header_number = _first_line(head)
+    header_line, header_number = _first_line(raw_bytes)
     _check_header(header_line, header_number, path, sep, delimiter, hint_style)
     # skipinitialspace strips " 1e9" to "1e9" (and " a" to "a" in label columns); it costs ~25% of the
     # parse, so it is asked for only when a space (or a tab that is not the delimiter) is in the file at all
-    options = dict(sep=delimiter, skip_blank_lines=False, skipinitialspace=spaced, encoding="utf-8",
-                   skiprows=header_number - 1)
+    spaced = b" " in raw_bytes or (delimiter != "\t" and b"\t" in raw_bytes)
+    options = dict(sep=delimiter, skip_blank_lines=False, encoding="utf-8", skiprows=header_number - 1)
+    frame = _parse_c(path, delimiter, lambda: io.BytesIO(raw_bytes), skipinitialspace=spaced, **options)
+    return _text_table(frame, path, fmt, header_number, {**info, "parser": "c", "delimiter": delimiter})
+
+
+def _read_text_plain(path: Path, fmt: str, sep: str | None, delimiter: str, hint_style: str) -> RawTable | None:
+    """UTF-8 text without a byte-order mark parsed by pandas' C engine from the path (pandas >= 3.1 splits a
+    large file over threads), else None: pandas refuses bytes that are not UTF-8 and the caller decodes them.
+
+    No pass over the file before the parse: ``skipinitialspace`` (which costs ~25% of the parse) is asked
+    for only when the parse shows it matters, a name or a text cell starting with a space or tab, or a row
+    that splits wrongly (`` "a,b"`` is a quoted field only once the space is skipped); then the file is parsed
+    again with it.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    if not head.strip() or b"\n" not in head or sniff_encoding(head) is not None:
+        return None  # blank lines past 64 kB before the header, or a byte-order mark: the general path
+    try:
+        header_line, header_number = _first_line(head)
+    except UnicodeDecodeError:
+        return None
+    _check_header(header_line, header_number, path, sep, delimiter, hint_style)
+    options = dict(sep=delimiter, skip_blank_lines=False, encoding="utf-8", skiprows=header_number - 1)
+    try:
+        try:
+            frame = _parse_c(path, delimiter, lambda: path, skipinitialspace=False, strict=True, **options)
+            trim = _starts_with_blank(frame)
+        except pd.errors.ParserError:
+            trim = True
+        if trim:
+            frame = _parse_c(path, delimiter, lambda: path, skipinitialspace=True, **options)
+    except UnicodeDecodeError:
+        return None
+    info = {"encoding": "utf-8", "how": "valid UTF-8", "parser": "c", "delimiter": delimiter}
+    return _text_table(frame, path, fmt, header_number, info)
+
+
+def _parse_c(path: Path, delimiter: str, source, strict: bool = False, **options) -> pd.DataFrame:
+    """``pandas.read_csv`` (C engine) of ``source()``, with pandas' errors turned into DataError (a
+    ParserError is re-raised as it is when ``strict``, for the caller to try again)."""
     try:
         try:
             # low_memory parsing (in chunks) is ~30% faster; a column whose chunks parse to different types
@@ -239,36 +270,32 @@ def _read_text(path: Path, fmt: str, sep: str | None, encoding: str | None, hint
             # table parsed again in one piece
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.DtypeWarning)
-                frame = pd.read_csv(_reopen(text_source), low_memory=True, **options)
+                return pd.read_csv(source(), low_memory=True, **options)
         except pd.errors.DtypeWarning:
-            frame = pd.read_csv(_reopen(text_source), low_memory=False, **options)
+            return pd.read_csv(source(), low_memory=False, **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty (expected a header row and one row per run)") from None
     except pd.errors.ParserError as exc:
+        if strict:
+            raise
         raise DataError(f"{path}: not a valid {_name(delimiter)}-separated table: {_short(exc)}") from None
-    return _text_table(frame, path, fmt, header_number, {**info, "parser": "c", "delimiter": delimiter})
 
 
-def _reopen(source: Path | bytes) -> Path | io.BytesIO:
-    return io.BytesIO(source) if isinstance(source, bytes) else source
-
-
-def _plain_ascii(path: Path, delimiter: str) -> bool | None:
-    """For a plain ASCII file: whether it holds a space (or a tab that is not the delimiter). None when it
-    holds a byte >= 0x80 (UTF-8 beyond ASCII, a byte-order mark, another encoding) or cannot be mapped.
-
-    Scans the file mapped into memory (no copy into Python): ~15 ms for 50 MB here.
-    """
-    try:
-        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            view = np.frombuffer(mapped, dtype=np.uint8)
-            beyond_ascii = bool(view.max() >= 0x80)
-            del view  # the map closes only when no array looks into it
-            if beyond_ascii:
-                return None
-            return mapped.find(b" ") >= 0 or (delimiter != "\t" and mapped.find(b"\t") >= 0)
-    except (OSError, ValueError, BufferError):  # pragma: no cover - a file that cannot be mapped: read it
-        return None
+def _starts_with_blank(frame: pd.DataFrame) -> bool:
+    """Whether a column name or a text cell starts with a space or tab (numbers parse with them anyway)."""
+    if any(str(name)[:1] in (" ", "\t") for name in frame.columns):
+        return True
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+            continue
+        try:
+            blank = column.str.startswith((" ", "\t"), na=False)
+        except AttributeError:  # not all text: look at the text form of every cell
+            blank = column.astype(str).str.startswith((" ", "\t"))
+        if blank.any():
+            return True
+    return False
 
 
 def _as_utf8(data: bytes, path: Path, encoding: str | None, hint_style: str) -> tuple[bytes, dict]:

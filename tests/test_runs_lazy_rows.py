@@ -100,10 +100,18 @@ def test_every_copy_of_a_duplicated_row_names_the_first(tmp_path, parser):
 
 
 def test_c_parser_trims_spaces_only_where_the_file_has_them(tmp_path, monkeypatch):
+    """The C engine skips spaces after delimiters only when the first parse shows they matter: names, text
+    cells, or a quoted field that splits without it."""
     monkeypatch.setattr(readers, "_use_pyarrow", lambda: False)
     spaced = load_runs(write(tmp_path, "N, D, loss, arch\n1e8, 2e9, 3.1, dense\n2e8, 4e9, 2.9, dense\n"))
     assert list(spaced.df.columns[1:5]) == ["N", "D", "loss", "C"] and list(spaced.df["arch"]) == ["dense"] * 2
     np.testing.assert_allclose(spaced.D, [2e9, 4e9])
+    cells = load_runs(write(tmp_path, "N,D,loss,arch\n1e8,2e9, 3.1, dense\n2e8,4e9,2.9,sparse moe\n"))
+    assert list(cells.df["arch"]) == ["dense", "sparse moe"] and cells.loss[0] == 3.1
+    quoted = load_runs(write(tmp_path, 'N,D,loss,arch\n1e8,2e9,3.1, "a,b"\n2e8,4e9,2.9,"c"\n'))
+    assert list(quoted.df["arch"]) == ["a,b", "c"]
+    utf8 = load_runs(write(tmp_path, "N,D,loss,arch\n1e8,2e9,3.1,café\n2e8,4e9,2.9,naïve\n"))
+    assert list(utf8.df["arch"]) == ["café", "naïve"] and utf8.provenance["encoding"]["how"] == "valid UTF-8"
 
 
 def test_c_parser_reparses_columns_whose_chunks_disagree(tmp_path, monkeypatch):
