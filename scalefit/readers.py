@@ -8,9 +8,11 @@ Encodings: a byte-order mark decides (UTF-8, UTF-16, UTF-32); without one the by
 the file is read as Windows-1252 (Excel's "CSV" export on Western systems; Latin-1 where cp1252 leaves a
 byte undefined) with an :class:`TextEncodingWarning` that names the encoding assumed. ``encoding=`` overrides.
 
-Speed: plain UTF-8 text is parsed by ``pandas.read_csv(engine="pyarrow")`` when pyarrow is installed;
-anything odd (quotes, other encodings, an explicit unusual delimiter, a parse the pyarrow engine refuses)
-goes through pandas' C engine. Line numbers for messages are computed only when a message needs them.
+Speed: plain UTF-8 text is parsed by ``pandas.read_csv(engine="pyarrow")`` when pyarrow is installed (an
+extra: ``scalefit[parquet]``) and the machine has :data:`PYARROW_MIN_CORES` cores for its threads; otherwise,
+and for anything odd (quotes, other encodings, an explicit unusual delimiter, a parse the pyarrow engine
+refuses), by pandas' C engine, which reads plain ASCII or UTF-8 files as they are. Line numbers for messages
+are computed only when a message needs them.
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ import io
 import json
 import os
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -32,6 +33,10 @@ import pandas as pd
 from .columns import speak
 from .errors import DataError, TextEncodingWarning
 
+#: pyarrow's CSV parser spends 1.2-1.35x the CPU time of pandas' C engine on a 1e6-row file (measured with
+#: benchmarks/bench_load.py on a 2-core machine: it ran 1.1-1.3x slower there); it wins by parsing on several
+#: threads, so it is used only when the process may run on at least this many cores
+PYARROW_MIN_CORES = 4
 TEXT_DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 SUFFIX_FORMATS = {
     ".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".txt": "csv", ".json": "json",
@@ -44,42 +49,64 @@ FALLBACK_ENCODING = "cp1252"
 
 
 @dataclass(frozen=True)
+class RowNumbering:
+    """How the 0-based position of a row as read maps to the words a user needs to find it in the source.
+
+    A label is ``prefix`` followed by the row's number: ``numbers[position]`` when ``numbers`` (int64, one
+    per row as read) is given, else ``position + start``. DataFrame sources give ``index`` instead: the label
+    is ``"index "`` and the repr of the row's index value. Small and picklable (it holds no frame), so a
+    RunTable can keep it and write its ``row`` column only when someone reads it.
+    """
+
+    prefix: str
+    numbers: np.ndarray | None = field(default=None, repr=False)
+    start: int = 1
+    index: pd.Index | None = field(default=None, repr=False)
+
+    def label(self, position: int) -> str:
+        """The label of one row ("line 17", "record 3", "index 'run-a'")."""
+        if self.index is not None:
+            return f"index {self.index[[int(position)]].tolist()[0]!r}"
+        number = self.numbers[position] if self.numbers is not None else position + self.start
+        return f"{self.prefix}{int(number)}"
+
+    def labels(self, positions: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+        """Labels of many rows at once, shape (k,); vectorised unless an index holds non-integer labels."""
+        positions = np.asarray(positions, dtype=np.int64)
+        if self.index is not None:
+            if pd.api.types.is_signed_integer_dtype(self.index.dtype):
+                return _join("index ", self.index.to_numpy()[positions])
+            return np.array([f"index {value!r}" for value in self.index[positions].tolist()], dtype=object)
+        return _join(self.prefix, self.numbers[positions] if self.numbers is not None else positions + self.start)
+
+
+@dataclass(frozen=True)
 class RawTable:
     """A table as read, before any interpretation.
 
-    ``row_label(i)`` turns the 0-based position of a row of ``frame`` into the words a user needs to find
-    it in the source ("line 17", "record 3", "index 'run-a'"). ``row_labels(positions)`` does the same for
-    an integer array at once (an array of str, shape (k,)). ``encoding`` is the text encoding used (None
-    for DataFrames and Parquet) and how it was chosen.
+    ``rows`` maps the 0-based position of a row of ``frame`` to the words a user needs to find it in the
+    source; ``row_label(i)`` and ``row_labels(positions)`` apply it. ``encoding`` is the text encoding used
+    (None for DataFrames and Parquet) and how it was chosen.
     """
 
     frame: pd.DataFrame
     source: str
     fmt: str
-    row_label: Callable[[int], str]
+    rows: RowNumbering
     encoding: dict | None = None
-    line_offset: Callable[[], np.ndarray | None] | None = field(default=None, repr=False)
 
-    def row_labels(self, positions: np.ndarray) -> np.ndarray:
-        """Labels of many rows at once; vectorised for text files and records."""
-        positions = np.asarray(positions, dtype=np.int64)
-        prefix, numbers = self._numbered(positions)
-        if prefix is None:
-            return np.array([self.row_label(int(i)) for i in positions], dtype=object)
-        return _join(prefix, numbers)
+    def row_label(self, position: int) -> str:
+        """The label of one row ("line 17")."""
+        return self.rows.label(position)
 
-    def _numbered(self, positions: np.ndarray) -> tuple[str | None, np.ndarray]:
-        if self.fmt in ("csv", "tsv") and self.line_offset is not None:
-            lines = self.line_offset()
-            return "line ", (lines[positions] if lines is not None else positions + 2)
-        if self.fmt in ("json", "jsonl", "parquet") and self.line_offset is not None:
-            lines = self.line_offset()
-            return ("line " if self.fmt == "jsonl" else "record " if self.fmt == "json" else "row "), lines[positions]
-        return None, positions
+    def row_labels(self, positions: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+        """Labels of many rows at once, shape (k,)."""
+        return self.rows.labels(positions)
 
 
-def _join(prefix: str, numbers: np.ndarray) -> np.ndarray:
-    """``prefix + str(n)`` for every n, fast (pyarrow compute when available)."""
+def _join(prefix: str, numbers: np.ndarray) -> np.ndarray | pd.api.extensions.ExtensionArray:
+    """``prefix + str(n)`` for every integer n, fast (pyarrow compute when available)."""
+    numbers = np.asarray(numbers, dtype=np.int64)
     try:
         import pyarrow as pa
         import pyarrow.compute as pc
@@ -104,7 +131,7 @@ def read_table(source: object, fmt: str | None = None, sep: str | None = None, e
         index = source.index
         frame = source.reset_index(drop=True)
         _check_duplicate_names([str(c) for c in frame.columns], "DataFrame", "")
-        return RawTable(frame, "DataFrame", "dataframe", lambda i: f"index {index[i]!r}")
+        return RawTable(frame, "DataFrame", "dataframe", RowNumbering("index ", index=index))
     if not isinstance(source, (str, os.PathLike)):
         raise DataError(f"cannot read runs from a {type(source).__name__}; give a file path or a DataFrame")
     path = Path(source)
@@ -182,21 +209,107 @@ def _read_text(path: Path, fmt: str, sep: str | None, encoding: str | None, hint
     fast = _read_text_fast(path, fmt, sep, delimiter, encoding, hint_style)
     if fast is not None:
         return fast
+    if encoding is None and not _compressed(path):
+        plain = _read_text_plain(path, fmt, sep, delimiter, hint_style)
+        if plain is not None:
+            return plain
     data = path.read_bytes() if not _compressed(path) else _decompressed(path)
-    text, info = decode(data, path, encoding, hint_style)
-    raw_bytes = text.lstrip("\ufeff").encode("utf-8")  # one canonical form from here on
+    raw_bytes, info = _as_utf8(data, path, encoding, hint_style)  # one canonical form from here on
     if not raw_bytes or raw_bytes.isspace():
         raise DataError(f"{path}: the file is empty (expected a header row and one row per run)")
     header_line, header_number = _first_line(raw_bytes)
     _check_header(header_line, header_number, path, sep, delimiter, hint_style)
+    # skipinitialspace strips " 1e9" to "1e9" (and " a" to "a" in label columns); it costs ~25% of the
+    # parse, so it is asked for only when a space (or a tab that is not the delimiter) is in the file at all
+    spaced = b" " in raw_bytes or (delimiter != "\t" and b"\t" in raw_bytes)
+    options = dict(sep=delimiter, skip_blank_lines=False, encoding="utf-8", skiprows=header_number - 1)
+    frame = _parse_c(path, delimiter, lambda: io.BytesIO(raw_bytes), skipinitialspace=spaced, **options)
+    return _text_table(frame, path, fmt, header_number, {**info, "parser": "c", "delimiter": delimiter})
+
+
+def _read_text_plain(path: Path, fmt: str, sep: str | None, delimiter: str, hint_style: str) -> RawTable | None:
+    """UTF-8 text without a byte-order mark parsed by pandas' C engine from the path (pandas >= 3.1 splits a
+    large file over threads), else None: pandas refuses bytes that are not UTF-8 and the caller decodes them.
+
+    No pass over the file before the parse: ``skipinitialspace`` (which costs ~25% of the parse) is asked
+    for only when the parse shows it matters, a name or a text cell starting with a space or tab, or a row
+    that splits wrongly (`` "a,b"`` is a quoted field only once the space is skipped); then the file is parsed
+    again with it.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    if not head.strip() or b"\n" not in head or sniff_encoding(head) is not None:
+        return None  # blank lines past 64 kB before the header, or a byte-order mark: the general path
     try:
-        frame = pd.read_csv(io.BytesIO(raw_bytes), sep=delimiter, skip_blank_lines=False, skipinitialspace=True,
-                            low_memory=False, encoding="utf-8", skiprows=header_number - 1)
+        header_line, header_number = _first_line(head)
+    except UnicodeDecodeError:
+        return None
+    _check_header(header_line, header_number, path, sep, delimiter, hint_style)
+    options = dict(sep=delimiter, skip_blank_lines=False, encoding="utf-8", skiprows=header_number - 1)
+    try:
+        try:
+            frame = _parse_c(path, delimiter, lambda: path, skipinitialspace=False, strict=True, **options)
+            trim = _starts_with_blank(frame)
+        except pd.errors.ParserError:
+            trim = True
+        if trim:
+            frame = _parse_c(path, delimiter, lambda: path, skipinitialspace=True, **options)
+    except UnicodeDecodeError:
+        return None
+    info = {"encoding": "utf-8", "how": "valid UTF-8", "parser": "c", "delimiter": delimiter}
+    return _text_table(frame, path, fmt, header_number, info)
+
+
+def _parse_c(path: Path, delimiter: str, source, strict: bool = False, **options) -> pd.DataFrame:
+    """``pandas.read_csv`` (C engine) of ``source()``, with pandas' errors turned into DataError (a
+    ParserError is re-raised as it is when ``strict``, for the caller to try again)."""
+    try:
+        try:
+            # low_memory parsing (in chunks) is ~30% faster; a column whose chunks parse to different types
+            # would come out as mixed Python objects, pandas says so with a DtypeWarning, and only then is the
+            # table parsed again in one piece
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", pd.errors.DtypeWarning)
+                return pd.read_csv(source(), low_memory=True, **options)
+        except pd.errors.DtypeWarning:
+            return pd.read_csv(source(), low_memory=False, **options)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty (expected a header row and one row per run)") from None
     except pd.errors.ParserError as exc:
+        if strict:
+            raise
         raise DataError(f"{path}: not a valid {_name(delimiter)}-separated table: {_short(exc)}") from None
-    return _text_table(frame, path, fmt, header_number, {**info, "parser": "c", "delimiter": delimiter})
+
+
+def _starts_with_blank(frame: pd.DataFrame) -> bool:
+    """Whether a column name or a text cell starts with a space or tab (numbers parse with them anyway)."""
+    if any(str(name)[:1] in (" ", "\t") for name in frame.columns):
+        return True
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_numeric_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+            continue
+        try:
+            blank = column.str.startswith((" ", "\t"), na=False)
+        except AttributeError:  # not all text: look at the text form of every cell
+            blank = column.astype(str).str.startswith((" ", "\t"))
+        if blank.any():
+            return True
+    return False
+
+
+def _as_utf8(data: bytes, path: Path, encoding: str | None, hint_style: str) -> tuple[bytes, dict]:
+    """The file's bytes as UTF-8 without a byte-order mark, and how the encoding was chosen (see decode).
+
+    ASCII and valid UTF-8 without a byte-order mark (nearly every file) are used as they are; other
+    encodings are decoded and written out again as UTF-8.
+    """
+    if encoding is None and data.isascii():  # no byte-order mark either: every BOM has a byte >= 0x80
+        return data, {"encoding": "utf-8", "how": "valid UTF-8"}
+    text, info = decode(data, path, encoding, hint_style)
+    if info["encoding"] == "utf-8" and info["how"] == "valid UTF-8":
+        return data, info  # valid UTF-8 without a byte-order mark: the bytes are already the canonical form
+    return text.lstrip("\ufeff").encode("utf-8"), info
 
 
 def _read_text_fast(path: Path, fmt: str, sep: str | None, delimiter: str, encoding: str | None,
@@ -204,7 +317,7 @@ def _read_text_fast(path: Path, fmt: str, sep: str | None, delimiter: str, encod
     """Plain UTF-8 text parsed straight from the file by the pyarrow engine, else None (the caller falls
     back to decoding the bytes and pandas' C engine). Invalid UTF-8 makes pyarrow refuse, never guess."""
     if encoding not in (None, "utf-8", "utf-8-sig") or _compressed(path) or delimiter not in ",\t;|" \
-            or not _has_pyarrow():
+            or not _use_pyarrow():
         return None
     with open(path, "rb") as handle:
         head = handle.read(1 << 16)
@@ -259,19 +372,14 @@ def _text_table(frame: pd.DataFrame, path: Path, fmt: str, header_number: int, i
     first = frame.iloc[:, 0].isna().to_numpy() if frame.shape[1] else np.zeros(len(frame), dtype=bool)
     # a blank row is empty in every column, so only rows empty in the first column need the full test
     blank = frame.isna().all(axis=1).to_numpy() if first.any() else first
-    kept = np.flatnonzero(~blank)
-    shifted = bool(blank.any()) or header_number != 1
+    # physical line number (1-based) of every kept data row: simply position + 1 + the header's line number
+    # unless blank lines sit between the rows
     if blank.any():
         frame = frame.loc[~blank].reset_index(drop=True)
-
-    def lines() -> np.ndarray | None:
-        """Physical line number (1-based) of every kept data row; None when it is simply position + 2."""
-        return kept + header_number + 1 if shifted else None
-
-    def label(i: int) -> str:
-        return f"line {int(kept[i]) + header_number + 1 if shifted else i + 2}"
-
-    return RawTable(frame, str(path), fmt, label, info, lines)
+        rows = RowNumbering("line ", np.flatnonzero(~blank) + header_number + 1)
+    else:
+        rows = RowNumbering("line ", start=header_number + 1)
+    return RawTable(frame, str(path), fmt, rows, info)
 
 
 def _compressed(path: Path) -> bool:
@@ -322,6 +430,18 @@ def _check_duplicate_names(names: list[str], source: str, where: str) -> None:
         seen.setdefault(name, position)
 
 
+def _use_pyarrow() -> bool:
+    """Whether plain text goes to the pyarrow engine: installed, and enough cores for its threads."""
+    return _has_pyarrow() and _usable_cores() >= PYARROW_MIN_CORES
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
 @cache
 def _has_pyarrow() -> bool:
     try:
@@ -352,13 +472,12 @@ def _read_json(path: Path, fmt: str, sep: str | None, encoding: str | None, hint
         if not data:
             raise DataError(f"{path}: the JSON list holds no runs")
         frame = pd.DataFrame.from_records(data)
-        numbers = np.arange(1, len(frame) + 1)
-        return RawTable(frame, str(path), fmt, lambda i: f"record {i + 1}", info, lambda: numbers)
+        return RawTable(frame, str(path), fmt, RowNumbering("record "), info)
     if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
         lengths = {k: len(v) for k, v in data.items()}
         if len(set(lengths.values())) > 1:
             raise DataError(f"{path}: JSON columns have different lengths {lengths}")
-        return RawTable(pd.DataFrame(data), str(path), fmt, lambda i: f"entry {i + 1}", info)
+        return RawTable(pd.DataFrame(data), str(path), fmt, RowNumbering("entry "), info)
     raise DataError(f"{path}: JSON must be a list of run objects or an object of equal-length column lists")
 
 
@@ -378,9 +497,8 @@ def _read_jsonl(path: Path, fmt: str, sep: str | None, encoding: str | None, hin
         lines.append(number)
     if not records:
         raise DataError(f"{path}: the file holds no runs")
-    numbers = np.asarray(lines)
-    return RawTable(pd.DataFrame.from_records(records), str(path), fmt, lambda i: f"line {lines[i]}", info,
-                    lambda: numbers)
+    return RawTable(pd.DataFrame.from_records(records), str(path), fmt, RowNumbering("line ", np.asarray(lines)),
+                    info)
 
 
 def _read_parquet(path: Path, fmt: str, sep: str | None, encoding: str | None, hint_style: str) -> RawTable:
@@ -391,8 +509,7 @@ def _read_parquet(path: Path, fmt: str, sep: str | None, encoding: str | None, h
     except Exception as exc:  # pyarrow raises its own hierarchy
         raise DataError(f"{path}: not a readable Parquet file ({_short(exc)})") from None
     frame = frame.reset_index(drop=True)
-    numbers = np.arange(1, len(frame) + 1)
-    return RawTable(frame, str(path), fmt, lambda i: f"row {i + 1}", None, lambda: numbers)
+    return RawTable(frame, str(path), fmt, RowNumbering("row "), None)
 
 
 def _name(delimiter: str) -> str:
