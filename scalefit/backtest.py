@@ -339,6 +339,7 @@ def backtest(fit, fractions: Sequence[float] = FRACTIONS, by: Sequence[str] = CU
     """
     runs = fit.runs
     n_all, d_all, loss, groups = runs.N, runs.D, runs.loss, runs.groups
+    inputs_all = {k: runs.df[k].to_numpy(float) for k in fit.law.inputs}  # the law's own inputs (N, D, U, C...)
     n_params = len(fit.law.param_names)
     masks = cutoffs(n_all, d_all, fractions, by, min_train=2 * n_params)
     streams = np.random.SeedSequence(seed).spawn(max(len(masks), 1))
@@ -371,7 +372,7 @@ def backtest(fit, fractions: Sequence[float] = FRACTIONS, by: Sequence[str] = CU
                 skipped.append(f"cut-off {cut['kind']} <= {cut['cut']:.4g}: bootstrap failed ({exc}); "
                                "its points have no law band")
         cut_rows.append(record)
-        rows.append(_held_out_rows(k, cut, small, boot, held, n_all, d_all, loss, groups, level))
+        rows.append(_held_out_rows(k, cut, small, boot, held, inputs_all, n_all, d_all, loss, groups, level))
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=list(_TABLE_COLUMNS))
     calibration = calibrate(table["log_error"], table["distance"], table["noise_sd"], level,
                             table["run"], table["cutoff"], table["span"])
@@ -383,14 +384,15 @@ def backtest(fit, fractions: Sequence[float] = FRACTIONS, by: Sequence[str] = CU
                     skipped=tuple(skipped))
 
 
-def _held_out_rows(k, cut, small, boot, held, n_all, d_all, loss, groups, level) -> pd.DataFrame:
+def _held_out_rows(k, cut, small, boot, held, inputs_all, n_all, d_all, loss, groups, level) -> pd.DataFrame:
     n, d, observed = n_all[held], d_all[held], loss[held]
-    predicted = small.predict(n, d, threshold=None)
+    x = {key: value[held] for key, value in inputs_all.items()}
+    predicted = small.predict(x, threshold=None)
     dist = allocation.extrapolation_distance(small.data_maxima, n, d)
     sd = noise_sd(estimate_noise(small.residuals, small.runs.groups))
     span = compute_span(small)
     if boot is not None:
-        reps = np.log(small.law.predict(boot.replicates, {"N": n, "D": d}))  # (B, m)
+        reps = np.log(small.law.predict(boot.replicates, x))  # (B, m)
         band_lo, band_hi = np.exp(np.quantile(reps, [(1 - level) / 2, (1 + level) / 2], axis=0))
         newrun_lo, newrun_hi = newrun_interval(reps, sd, level)
     else:

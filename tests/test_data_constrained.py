@@ -143,3 +143,23 @@ def test_value_of_epochs_and_json_safety():
     json.dumps(res.to_dict())
     json.dumps(res.allocate(1e21, 1e9).to_dict())
     assert "R_D_star" in res.summary() and "joint fit" in res.summary()
+
+
+def test_backtest_predicts_with_the_laws_own_inputs():
+    """The backtest of a law of (N, D, U) passes U to every cut-off fit's prediction (it passed only N and
+    D, and `scalefit fit datablations_c4 --law data_constrained` stopped with an internal error)."""
+    import warnings
+
+    import scalefit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = scalefit.fit(load_runs(_synthetic(noise=0.002)), law="data_constrained")
+        bt = scalefit.backtest(fit, fractions=(0.7,), n_boot=0)
+    assert bt.n_points > 0
+    truth = {**PAPER_C4_BASE, "R_N_star": 5.0, "R_D_star": 15.0}
+    t = bt.table
+    runs = fit.runs
+    u = runs.df["U"].to_numpy(float)[t["run"].to_numpy()]
+    expected = predict_loss(truth, t["N"].to_numpy(), t["D"].to_numpy(), u, PAPER_C4_BASE)
+    assert np.all(np.abs(np.log(t["predicted"] / expected)) < 0.05)  # U matters: ignoring it errs by far more
