@@ -44,16 +44,61 @@ CHECK_POINTS = 10  # coarse grid per nonlinear parameter for the batched global 
 
 def resample_weights(groups: np.ndarray, n: int, scheme: str, rng: np.random.Generator) -> np.ndarray:
     """Multiplicity weights (n_replicates, n_runs) for the pairs or cluster scheme (ones for residual)."""
+    counts, codes = resample_counts(groups, n, scheme, rng)
+    return counts[:, codes]
+
+
+def resample_counts(groups: np.ndarray, n: int, scheme: str, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """The same draws as :func:`resample_weights`, kept per group: counts (n_replicates, G) and codes (n_runs,)
+    with multiplicity[b, i] = counts[b, codes[i]]. G is the number of groups (cluster), of runs (pairs) or 1
+    (residual), so the cluster scheme's memory does not grow with rows x replicates."""
     rows = len(groups)
     if scheme == "residual":
-        return np.ones((n, rows))
+        return np.ones((n, 1)), np.zeros(rows, dtype=np.intp)
     if scheme == "pairs":
         draws = rng.integers(0, rows, size=(n, rows))
-        return _counts(draws, rows)
+        return _counts(draws, rows), np.arange(rows)
     _, codes = np.unique(groups, return_inverse=True)
+    codes = np.asarray(codes).ravel()
     n_groups = codes.max() + 1
     draws = rng.integers(0, n_groups, size=(n, n_groups))
-    return _counts(draws, n_groups)[:, codes]
+    return _counts(draws, n_groups), codes
+
+
+@dataclass(frozen=True)
+class ReplicateWeights:
+    """Row weights of B replicates, stored per group and expanded only for the replicates asked for.
+
+    ``counts`` (B, G) multiplicities per group, ``codes`` (n,) each row's group, ``row_weights`` (n,) the
+    problem's own weights. A (B, n) matrix of 1,000 replicates x 1e5 rows is 800 MB; its (B, G) form is not.
+    """
+
+    counts: np.ndarray
+    codes: np.ndarray
+    row_weights: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def multiplicities(self, idx) -> np.ndarray:
+        """Multiplicities (len(idx), n) (or (n,) for one integer index)."""
+        return self.counts[idx][..., self.codes]
+
+    def full(self, idx) -> np.ndarray:
+        """Multiplicities times the problem's row weights, (len(idx), n)."""
+        return self.multiplicities(idx) * self.row_weights
+
+    def per_group(self, idx) -> np.ndarray:
+        """Full weights of each group's first row, (len(idx), G): the compact columns of :meth:`full`."""
+        first = np.unique(self.codes, return_index=True)[1]
+        return self.counts[idx] * self.row_weights[first]
+
+    def blocks(self, idx: np.ndarray, size: int = 500):
+        """(part of idx, full weights of that part) in blocks of ``size`` replicates."""
+        for start in range(0, len(idx), size):
+            part = idx[start:start + size]
+            yield part, self.full(part)
 
 
 def _counts(draws: np.ndarray, size: int) -> np.ndarray:
@@ -110,34 +155,32 @@ def run_replicates(problem: solver.Problem, z0: np.ndarray, groups: np.ndarray, 
     ``verify`` = 0 skips the global check. Works on the solver's problem directly (no Fit), so simulation
     studies can call it on synthetic data.
     """
-    weights = resample_weights(groups, n, scheme, rng)
+    counts, codes = resample_counts(groups, n, scheme, rng)
     log_loss = resample_log_losses(problem, z0, n, rng) if scheme == "residual" else None
-    codes = np.unique(groups, return_inverse=True)[1].ravel() if scheme == "cluster" else np.arange(len(groups))
     if log_loss is None:  # identical draws are identical problems: fit each distinct one once
-        first = np.unique(codes, return_index=True)[1]
-        keep, inverse = _distinct_rows(weights[:, first])
-        weights, inverse = weights[keep], np.asarray(inverse).ravel()
+        keep, inverse = _distinct_rows(counts)
+        counts, inverse = counts[keep], np.asarray(inverse).ravel()
     else:
         inverse = np.arange(n)
+    weights = ReplicateWeights(counts, codes, problem.weights)  # expanded to (B, n) one block at a time
     m = len(weights)
-    full_w = weights * problem.weights
-    why = identify.reasons(problem.law, problem.features, z0, full_w)
+    why = np.concatenate([identify.reasons(problem.law, problem.features, z0, w)
+                          for _, w in weights.blocks(np.arange(m), CHUNK)]) if m else np.zeros(0, dtype=str)
     rows = np.flatnonzero(why == "")
     z = np.tile(z0, (m, 1))
     ok = np.zeros(m, dtype=bool)
     values = np.full(m, np.nan)
     chunks = [rows[i:i + CHUNK] for i in range(0, rows.size, CHUNK)]
-    jobs = [(problem, z0, full_w[c], None if log_loss is None else log_loss[c]) for c in chunks]
+    # each job carries its replicates' per-group counts; the worker expands them to row weights
+    jobs = [(problem, z0, counts[c], codes, None if log_loss is None else log_loss[c], None) for c in chunks]
     jack_m = _jackknife_rows(problem, z0, groups, scheme) if jackknife else None
     if jack_m is not None:  # refit with the last chunk: the slowest row of either sets the iterations once
         jack_w = jack_m * problem.weights
         jack_y = None if log_loss is None else np.tile(problem.log_loss, (len(jack_w), 1))
         if not jobs:
-            jobs.append((problem, z0, jack_w, jack_y))
+            jobs.append((problem, z0, counts[:0], codes, None if jack_y is None else jack_y[:0], (jack_w, jack_y)))
         else:
-            _, _, w_last, y_last = jobs[-1]
-            y_both = None if y_last is None else np.vstack([y_last, jack_y])
-            jobs[-1] = (problem, z0, np.vstack([w_last, jack_w]), y_both)
+            jobs[-1] = (*jobs[-1][:5], (jack_w, jack_y))
     results = map_items(_refine_chunk, jobs, n_jobs, progress, desc="bootstrap")
     jack_res = None
     if jack_m is not None:
@@ -151,14 +194,15 @@ def run_replicates(problem: solver.Problem, z0: np.ndarray, groups: np.ndarray, 
         z[c], ok[c], values[c] = res.z, res.converged, res.value
     rescued = _rescue_stalled(problem, z, ok, weights, log_loss, rows)
     if verify and log_loss is None:
-        checks = _global_check(problem, z, ok, full_w, values, codes)
+        checks = _global_check(problem, z, ok, weights, values)
     elif verify:
         checks = _verify_sample(problem, z, ok, weights, log_loss, rng, verify)
     else:
         checks = {"checked": 0, "mismatches": []}
     present = _present_terms(problem, z0)
     vanished = np.zeros(m, dtype=bool)
-    vanished[ok] = identify.vanishing_terms(problem.law, problem.features, z[ok], full_w[ok], present)
+    for part, w in weights.blocks(np.flatnonzero(ok), CHUNK):
+        vanished[part] = identify.vanishing_terms(problem.law, problem.features, z[part], w, present)
     why[(why == "") & vanished] = identify.TERM_VANISHES
     why[(why == "") & ~ok] = identify.NOT_CONVERGED
     ok &= why == ""
@@ -209,12 +253,13 @@ def _jackknife(problem, jm, res, present):
     rows where a present term vanishes dropped; None when fewer than two remain."""
     jw = jm * problem.weights
     jz, jok = res.z.copy(), res.converged.copy()
-    _rescue_stalled(problem, jz, jok, jm, None, np.arange(len(jm)))
+    _rescue_stalled(problem, jz, jok, ReplicateWeights(jm, np.arange(jm.shape[1]), problem.weights), None,
+                    np.arange(len(jm)))
     jok[jok] &= ~identify.vanishing_terms(problem.law, problem.features, jz[jok], jw[jok], present)
     return jz[jok] if jok.sum() > 1 else None
 
 
-def _rescue_stalled(problem, z, ok, weights, log_loss, rows) -> np.ndarray:
+def _rescue_stalled(problem, z, ok, weights: ReplicateWeights, log_loss, rows) -> np.ndarray:
     """L-BFGS-B and a stationarity test for fitted rows that did not converge; updates z, ok in place.
 
     Returns the mask (B,) of rows the rescue made usable."""
@@ -225,18 +270,23 @@ def _rescue_stalled(problem, z, ok, weights, log_loss, rows) -> np.ndarray:
     return rescued
 
 
-def _sub_problem(problem, weights, log_loss, i) -> solver.Problem:
-    return problem.reweighted(weights[i], None if log_loss is None else log_loss[i])
+def _sub_problem(problem, weights: ReplicateWeights, log_loss, i) -> solver.Problem:
+    return problem.reweighted(weights.multiplicities(i), None if log_loss is None else log_loss[i])
 
 
-def _refine_chunk(problem: solver.Problem, z0: np.ndarray, weights: np.ndarray,
-                  log_loss: np.ndarray | None) -> solver.BatchResult:
-    """Batched refit of replicates with full row weights (B, n) from the warm start z0."""
+def _refine_chunk(problem: solver.Problem, z0: np.ndarray, counts: np.ndarray, codes: np.ndarray,
+                  log_loss: np.ndarray | None, extra: tuple | None) -> solver.BatchResult:
+    """Batched refit from the warm start z0 of replicates given by per-group counts (B, G) and the rows'
+    group codes (n,), plus ``extra`` = (full row weights (J, n), log losses or None) fitted in the same batch."""
+    weights = counts[:, codes] * problem.weights
+    if extra is not None:
+        weights = np.vstack([weights, extra[0]])
+        log_loss = None if log_loss is None else np.vstack([log_loss, extra[1]])
     return lm.refine(problem, np.tile(z0, (len(weights), 1)), weights, log_loss=log_loss,
                      same_optimum_rtol=solver.SAME_OPTIMUM_RTOL, rtol=REPLICATE_RTOL)
 
 
-def _global_check(problem, z, ok, full_w, values, codes=None, points: int = CHECK_POINTS) -> dict[str, Any]:
+def _global_check(problem, z, ok, weights: ReplicateWeights, values, points: int = CHECK_POINTS) -> dict[str, Any]:
     """Coarse VarPro grid for every converged replicate at once; polish best cells far from the optimum.
 
     The grid spans the law's search range widened to hold every replicate's exponents. A replicate whose
@@ -255,17 +305,14 @@ def _global_check(problem, z, ok, full_w, values, codes=None, points: int = CHEC
     axes, theta = varpro.theta_grid(tuple(zip(lo, hi, strict=True)), points)
     shape = tuple(len(a) for a in axes)
     log_axes = [np.log(a) for a in axes]
-    if codes is None:
-        compact, codes = varpro.column_groups(full_w[rows])
-    else:  # known groups of identical weight columns (the cluster scheme's groups)
-        _, first, codes = np.unique(codes, return_index=True, return_inverse=True)
-        compact = full_w[rows][:, first]
-    products = varpro.group_products(problem, theta, np.asarray(codes).ravel())  # one pass over the rows
+    compact = weights.per_group(rows)  # (rows, G): the weight columns that differ (group = identical columns)
+    products = varpro.group_products(problem, theta, weights.codes)  # one pass over the rows
+    group_sums = np.bincount(weights.codes, weights=weights.row_weights, minlength=weights.counts.shape[1])
     cand_rows, cand_z = [], []
     for start in range(0, rows.size, CHUNK):
         chunk = rows[start:start + CHUNK]
         gram, rhs = varpro.statistics_from_products(compact[start:start + CHUNK], products)
-        best, coef, _ = varpro.best_cells(gram, rhs, full_w[chunk].sum(axis=1))
+        best, coef, _ = varpro.best_cells(gram, rhs, weights.counts[chunk] @ group_sums)
         best_idx = np.stack(np.unravel_index(best, shape), axis=1)
         own_idx = np.stack([np.argmin(np.abs(np.log(np.maximum(z[chunk, k + j], 1e-300))[:, None] - la[None, :]),
                                       axis=1) for j, la in enumerate(log_axes)], axis=1)
@@ -278,7 +325,7 @@ def _global_check(problem, z, ok, full_w, values, codes=None, points: int = CHEC
     if cand_rows:
         idx = np.concatenate(cand_rows)
         polished = int(idx.size)
-        res = solver.refine(problem, np.concatenate(cand_z), full_w[idx])
+        res = solver.refine(problem, np.concatenate(cand_z), weights.full(idx))
         lower = np.isfinite(res.value) & (res.value < values[idx] * (1 - 1e-7)) & res.converged
         for i, zi, vi in zip(idx[lower], res.z[lower], res.value[lower], strict=True):
             z[i], values[i] = zi, vi

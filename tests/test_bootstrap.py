@@ -196,7 +196,7 @@ def test_epoch_bootstrap_needs_no_rescue_and_checks_every_replicate(epoch_fit):
 
 def test_global_check_replaces_a_replicate_stuck_in_a_worse_basin(small_fit):
     from scalefit import solver
-    from scalefit.resampling import _global_check
+    from scalefit.resampling import ReplicateWeights, _global_check
 
     runs = small_fit.runs
     problem = solver.Problem.build(small_fit.law, {"N": runs.N, "D": runs.D}, runs.loss, small_fit.objective)
@@ -204,7 +204,7 @@ def test_global_check_replaces_a_replicate_stuck_in_a_worse_basin(small_fit):
     bad = good.copy()
     bad[3:] = [1.4, 0.03]  # exponents far from the optimum's cell
     z = np.stack([good, bad])
-    weights = np.ones((2, len(runs))) * problem.weights
+    weights = ReplicateWeights(np.ones((2, len(runs))), np.arange(len(runs)), problem.weights)
     values = np.array([problem.value(zi) for zi in z])
     checks = _global_check(problem, z, np.array([True, True]), weights, values)
     assert checks["checked"] == 2 and checks["mismatches"] == [1]
