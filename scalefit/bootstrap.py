@@ -465,7 +465,7 @@ def bootstrap(fit, n: int = 1000, scheme: str | None = None, level: float = 0.95
     n_jobs:
         Processes for the batched refits (joblib; any joblib backend, e.g. Dask via
         ``joblib.parallel_config(backend="dask")``). Replicates are drawn before the work is split, in
-        fixed chunks of CHUNK, so results do not depend on n_jobs.
+        fixed chunks (resampling.chunk_size: CHUNK, fewer for very long tables), so results do not depend on n_jobs.
     progress:
         Show a progress bar; default: when stderr is a terminal.
     method:

@@ -35,6 +35,10 @@ from .solver import identify, lm, varpro
 
 CHUNK = 500  # replicates per batched solve; fixed so results do not depend on n_jobs. 500 rather than 250: the
 # Epoch bootstrap ~8% faster (fewer Levenberg-Marquardt iterations of fixed cost), still two tasks per 1,000
+CHUNK_ELEMENTS = 2_000_000  # replicates x rows per batched solve at most: the refit holds ~18 (B, n) float arrays
+# (~140 bytes per element, measured), so a batch stays near 300 MB however many rows the table has
+JACKKNIFE_MAX = 250  # leave-one-out units at most: more units (pairs scheme on a large table) are dealt into this
+# many interleaved blocks and left out a block at a time (a grouped jackknife for the BCa acceleration)
 GLOBAL_CHECKS = 16  # residual scheme: replicates re-solved by the full global method (others: all, batched)
 REPLICATE_RTOL = 1e-10  # Newton decrement / objective at which a replicate has converged: on the Epoch data its
 # parameters then sit within 1e-5 (exponents) of the 1e-13 optimum, ~1e-3 of a bootstrap standard error, for
@@ -94,7 +98,7 @@ class ReplicateWeights:
         first = np.unique(self.codes, return_index=True)[1]
         return self.counts[idx] * self.row_weights[first]
 
-    def blocks(self, idx: np.ndarray, size: int = 500):
+    def blocks(self, idx: np.ndarray, size: int):
         """(part of idx, full weights of that part) in blocks of ``size`` replicates."""
         for start in range(0, len(idx), size):
             part = idx[start:start + size]
@@ -119,12 +123,27 @@ def resample_log_losses(problem: solver.Problem, z0: np.ndarray, n: int, rng: np
     return log_pred + resid[rng.integers(0, rows, size=(n, rows))]
 
 
-def jackknife_weights(groups: np.ndarray, scheme: str) -> np.ndarray:
-    """Leave-one-out multiplicities (J, rows): one group out for the cluster scheme, one row out otherwise."""
+def jackknife_weights(groups: np.ndarray, scheme: str, max_units: int = JACKKNIFE_MAX) -> np.ndarray:
+    """Leave-one-out multiplicities (J, rows): one group out for the cluster scheme, one row out otherwise.
+
+    With more than ``max_units`` units, unit i goes to block i mod max_units and a block is left out at a
+    time (J = max_units): a grouped jackknife, enough for the BCa acceleration, and J x rows stays small
+    (a row-by-row jackknife of 1e5 rows would be a 1e5 x 1e5 matrix and 1e5 refits).
+    """
     if scheme == "cluster":
-        _, codes = np.unique(groups, return_inverse=True)
-        return (codes[None, :] != np.arange(codes.max() + 1)[:, None]).astype(float)
-    return 1.0 - np.eye(len(groups))
+        units = np.asarray(np.unique(groups, return_inverse=True)[1]).ravel()
+    else:
+        units = np.arange(len(groups))
+    n_units = int(units.max()) + 1 if units.size else 0
+    if n_units > max_units:
+        units, n_units = units % max_units, max_units
+    return (units[None, :] != np.arange(n_units)[:, None]).astype(float)
+
+
+def chunk_size(n_rows: int) -> int:
+    """Replicates per batched solve: CHUNK, fewer for tables so long that CHUNK x rows would pass
+    CHUNK_ELEMENTS (memory stays bounded; the size depends on the data only, never on n_jobs)."""
+    return int(max(1, min(CHUNK, CHUNK_ELEMENTS // max(n_rows, 1))))
 
 
 def to_public(problem: solver.Problem, z: np.ndarray) -> np.ndarray:
@@ -163,33 +182,43 @@ def run_replicates(problem: solver.Problem, z0: np.ndarray, groups: np.ndarray, 
     else:
         inverse = np.arange(n)
     weights = ReplicateWeights(counts, codes, problem.weights)  # expanded to (B, n) one block at a time
-    m = len(weights)
+    m, size = len(weights), chunk_size(len(codes))
     why = np.concatenate([identify.reasons(problem.law, problem.features, z0, w)
-                          for _, w in weights.blocks(np.arange(m), CHUNK)]) if m else np.zeros(0, dtype=str)
+                          for _, w in weights.blocks(np.arange(m), size)]) if m else np.zeros(0, dtype=str)
     rows = np.flatnonzero(why == "")
     z = np.tile(z0, (m, 1))
     ok = np.zeros(m, dtype=bool)
     values = np.full(m, np.nan)
-    chunks = [rows[i:i + CHUNK] for i in range(0, rows.size, CHUNK)]
+    chunks = [rows[i:i + size] for i in range(0, rows.size, size)]
     # each job carries its replicates' per-group counts; the worker expands them to row weights
     jobs = [(problem, z0, counts[c], codes, None if log_loss is None else log_loss[c], None) for c in chunks]
     jack_m = _jackknife_rows(problem, z0, groups, scheme) if jackknife else None
-    if jack_m is not None:  # refit with the last chunk: the slowest row of either sets the iterations once
+    riding = False
+    if jack_m is not None:
         jack_w = jack_m * problem.weights
         jack_y = None if log_loss is None else np.tile(problem.log_loss, (len(jack_w), 1))
-        if not jobs:
-            jobs.append((problem, z0, counts[:0], codes, None if jack_y is None else jack_y[:0], (jack_w, jack_y)))
-        else:
+        # refit with the last chunk while that batch stays small (the slowest row of either sets the
+        # iterations once); on long tables in blocks of their own, so no batch passes CHUNK_ELEMENTS
+        riding = bool(jobs) and (len(jobs[-1][2]) + len(jack_w)) * len(codes) <= CHUNK_ELEMENTS
+        if riding:
             jobs[-1] = (*jobs[-1][:5], (jack_w, jack_y))
+        else:
+            for i in range(0, len(jack_w), size):
+                part = slice(i, i + size)
+                jobs.append((problem, z0, counts[:0], codes, None if jack_y is None else jack_y[:0],
+                             (jack_w[part], None if jack_y is None else jack_y[part])))
     results = map_items(_refine_chunk, jobs, n_jobs, progress, desc="bootstrap")
+    fields = ("z", "value", "grad", "converged", "n_iter")
     jack_res = None
-    if jack_m is not None:
+    if jack_m is not None and riding:
         last = results[-1]
         cut = len(last.z) - len(jack_m)
-        jack_res = lm.BatchResult(*(np.array(getattr(last, f)[cut:]) for f in ("z", "value", "grad", "converged",
-                                                                               "n_iter")))
-        results[-1] = lm.BatchResult(*(getattr(last, f)[:cut] for f in ("z", "value", "grad", "converged", "n_iter")))
-        results = results[:len(chunks)]
+        jack_res = lm.BatchResult(*(np.array(getattr(last, f)[cut:]) for f in fields))
+        results[-1] = lm.BatchResult(*(getattr(last, f)[:cut] for f in fields))
+    elif jack_m is not None:
+        parts = results[len(chunks):]
+        jack_res = lm.BatchResult(*(np.concatenate([np.asarray(getattr(r, f)) for r in parts]) for f in fields))
+    results = results[:len(chunks)]
     for c, res in zip(chunks, results, strict=True):
         z[c], ok[c], values[c] = res.z, res.converged, res.value
     rescued = _rescue_stalled(problem, z, ok, weights, log_loss, rows)
@@ -201,7 +230,7 @@ def run_replicates(problem: solver.Problem, z0: np.ndarray, groups: np.ndarray, 
         checks = {"checked": 0, "mismatches": []}
     present = _present_terms(problem, z0)
     vanished = np.zeros(m, dtype=bool)
-    for part, w in weights.blocks(np.flatnonzero(ok), CHUNK):
+    for part, w in weights.blocks(np.flatnonzero(ok), size):
         vanished[part] = identify.vanishing_terms(problem.law, problem.features, z[part], w, present)
     why[(why == "") & vanished] = identify.TERM_VANISHES
     why[(why == "") & ~ok] = identify.NOT_CONVERGED
@@ -309,7 +338,7 @@ def _global_check(problem, z, ok, weights: ReplicateWeights, values, points: int
     products = varpro.group_products(problem, theta, weights.codes)  # one pass over the rows
     group_sums = np.bincount(weights.codes, weights=weights.row_weights, minlength=weights.counts.shape[1])
     cand_rows, cand_z = [], []
-    for start in range(0, rows.size, CHUNK):
+    for start in range(0, rows.size, CHUNK):  # (CHUNK, G) statistics per block: G groups, not rows
         chunk = rows[start:start + CHUNK]
         gram, rhs = varpro.statistics_from_products(compact[start:start + CHUNK], products)
         best, coef, _ = varpro.best_cells(gram, rhs, weights.counts[chunk] @ group_sums)

@@ -223,3 +223,30 @@ def test_summary_shows_the_reports_multiplicative_spread_not_a_plain_se(small_fi
     assert spread(boot.params()["A"]) in row_a and "×/÷" in row_a  # A > 0: a factor, not +/- sd
     # the same function, so the same words, as the report's parameter table
     assert spread([1.0, 2.0, 4.0]) == "×/÷ 2" and spread([-1.0, 0.0, 1.0]) == "± 1"
+
+
+def test_memory_is_bounded_on_long_tables_without_changing_the_answer(small_fit, monkeypatch):
+    """Batches hold at most CHUNK_ELEMENTS replicate x row weights, the jackknife leaves out at most
+    JACKKNIFE_MAX blocks; forcing tiny batches (as on a 1e5-row table) gives the same replicates to
+    optimiser precision and a jackknife of the same shape."""
+    from scalefit import resampling, solver
+
+    assert resampling.chunk_size(240) == resampling.CHUNK and resampling.chunk_size(100_000) == 20
+    jm = resampling.jackknife_weights(np.arange(1000), "pairs")
+    assert jm.shape == (resampling.JACKKNIFE_MAX, 1000) and np.all((1 - jm).sum(axis=1) == 4)
+    assert np.array_equal(resampling.jackknife_weights(np.arange(10), "pairs"), 1 - np.eye(10))
+
+    runs = small_fit.runs
+    problem = solver.Problem.build(small_fit.law, {"N": runs.N, "D": runs.D}, runs.loss, small_fit.objective)
+    z0 = small_fit.solution.z
+
+    def replicate():
+        return resampling.run_replicates(problem, z0, runs.groups, 120, "cluster", np.random.default_rng(7))
+
+    wide = replicate()
+    monkeypatch.setattr(resampling, "CHUNK_ELEMENTS", 8 * len(runs))  # batches of 8, jackknife on its own
+    narrow = replicate()
+    assert np.array_equal(wide.ok, narrow.ok) and wide.ok.sum() > 100
+    np.testing.assert_allclose(narrow.z[narrow.ok], wide.z[wide.ok], rtol=1e-6)
+    assert narrow.jackknife.shape == wide.jackknife.shape
+    np.testing.assert_allclose(narrow.jackknife, wide.jackknife, rtol=1e-6)
