@@ -14,7 +14,9 @@ share u_g, which is exactly why the pairs scheme (rows independent) under-covers
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -359,6 +361,8 @@ class Misspecified:
     log_errors: np.ndarray
     backtest_points: np.ndarray
     failed_datasets: int
+    #: what the data were simulated from, e.g. "curved_chinchilla(curvature=0)"
+    truth: str = "curved_chinchilla"
 
     def table(self) -> pd.DataFrame:
         """One row per interval: coverage of the true curve and of a new run, Monte-Carlo SE, median
@@ -375,7 +379,7 @@ class Misspecified:
         return pd.DataFrame(rows)
 
     def summary(self) -> str:
-        lines = [f"misspecified truth (curved Chinchilla), {self.n_datasets} datasets x {self.n_boot} replicates "
+        lines = [f"truth {self.truth} fitted by the law, {self.n_datasets} datasets x {self.n_boot} replicates "
                  f"(seed {self.seed}); mean log error of the fit at the target {float(np.mean(self.log_errors)):.4f}; "
                  f"backtest points per dataset: median {int(np.median(self.backtest_points))}",
                  f"  {'interval':<10}{'truth':>8}{'new run':>9}{'MCSE':>8}{'half-width':>12}  verdict"]
@@ -417,12 +421,23 @@ def check_misspecified(truth=curved_chinchilla, design: dict[str, np.ndarray] | 
         results = Parallel(n_jobs=n_jobs)(delayed(_one_misspecified)(s, *args) for s in seeds)
     good = [r for r in results if r is not None]
     keys = ("band", "newrun", "extrap")
-    return Misspecified(level=level, n_datasets=R, n_boot=n_boot, seed=seed, target_N=target_n, target_D=target_d,
+    return Misspecified(truth=describe_truth(truth), level=level, n_datasets=R,
+                        n_boot=n_boot, seed=seed, target_N=target_n, target_D=target_d,
                         hits_truth={k: np.array([r["truth"][k] for r in good]) for k in keys},
                         hits_newrun={k: np.array([r["newrun"][k] for r in good]) for k in keys},
                         widths={k: np.array([r["width"][k] for r in good]) for k in keys},
                         log_errors=np.array([r["log_error"] for r in good]),
                         backtest_points=np.array([r["points"] for r in good]), failed_datasets=R - len(good))
+
+
+def describe_truth(truth: Callable) -> str:
+    """A simulation truth's name with its fixed arguments: ``partial(curved_chinchilla, curvature=0.0)`` ->
+    "curved_chinchilla(curvature=0)"."""
+    if isinstance(truth, functools.partial):
+        args = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v!r}"
+                         for k, v in truth.keywords.items())
+        return f"{describe_truth(truth.func)}({args})"
+    return getattr(truth, "__name__", type(truth).__name__)
 
 
 def _one_misspecified(seed_seq, truth, design, noise, target_n, target_d, n_boot, level, backtest_options):

@@ -21,6 +21,15 @@ from scalefit.coverage import (
 )
 
 
+def test_the_summary_names_the_simulated_truth_with_its_arguments():
+    from functools import partial
+
+    from scalefit.coverage import describe_truth
+
+    assert describe_truth(partial(curved_chinchilla, curvature=0.0)) == "curved_chinchilla(curvature=0)"
+    assert describe_truth(curved_chinchilla) == "curved_chinchilla"
+
+
 def test_curved_truth_is_chinchilla_at_the_pivot_and_bends_away_from_it():
     n, d = np.array([1e8]), np.array([1e18 / 6e8])
     plain = curved_chinchilla(n, d, curvature=0.0)
@@ -34,6 +43,7 @@ def test_misspecified_direction_fast():
     result = check_misspecified(R=4, n_boot=50, seed=2)
     table = result.table().set_index("interval")
     assert result.failed_datasets == 0
+    assert result.summary().startswith("truth curved_chinchilla fitted by the law, 4 datasets")
     assert table.loc["extrap", "coverage_truth"] > table.loc["band", "coverage_truth"]
     assert table.loc["extrap", "median_halfwidth"] > 1.5 * table.loc["band", "median_halfwidth"]
     assert table.loc["extrap", "coverage_truth"] == 1.0  # 0.945 at R = 200 (slow test); with 0.715 before,
