@@ -158,15 +158,6 @@ def theta_grid(ranges, points: int) -> tuple[list[np.ndarray], np.ndarray]:
 
 # -- many replicates sharing the rows ------------------------------------------------------------------
 
-def column_groups(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Collapse identical columns of a (B, n) weight matrix (a cluster bootstrap weighs a group's rows alike).
-
-    Returns ``(compact (B, U), codes (n,))`` with weights[:, i] == compact[:, codes[i]].
-    """
-    _, first, codes = np.unique(weights.T, axis=0, return_index=True, return_inverse=True)
-    return weights[:, first], np.asarray(codes).ravel()
-
-
 def group_products(problem, theta: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Per-row normal-equation products of every cell summed within groups of rows: (U, G, K^2 + K).
 
@@ -199,20 +190,3 @@ def statistics_from_products(compact: np.ndarray, products: np.ndarray) -> tuple
     k = math.isqrt(4 * width + 1) // 2  # width = K^2 + K
     stats = (compact @ products.reshape(n_codes, -1)).reshape(compact.shape[0], g, width)
     return stats[..., : k * k].reshape(-1, g, k, k), stats[..., k * k:]
-
-
-def batched_cell_statistics(problem, theta: np.ndarray, weights: np.ndarray, codes: np.ndarray | None = None):
-    """Normal equations of every cell for every replicate: gram (B, G, K, K), rhs (B, G, K), total (B,).
-
-    ``weights`` (B, n) are full row weights; ``codes`` (n,), when given, label rows whose weight columns
-    are identical (otherwise found by :func:`column_groups`). Per-row products are summed within groups of
-    identical weight columns (:func:`group_products`) and then multiplied by the compact weights: cost
-    (U x G K^2) per block of rows.
-    """
-    if codes is None:
-        compact, codes = column_groups(weights)
-    else:  # known groups of identical columns (the cluster scheme's groups)
-        _, first, codes = np.unique(codes, return_index=True, return_inverse=True)
-        compact = weights[:, first]
-    gram, rhs = statistics_from_products(compact, group_products(problem, theta, np.asarray(codes).ravel()))
-    return gram, rhs, weights.sum(axis=1)
