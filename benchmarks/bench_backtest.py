@@ -5,7 +5,7 @@
    new-run interval and the extrapolation interval (nominal 95%), with their median half-width. The
    extrapolation interval must reach at least nominal - 2 binomial SE.
 2. Simulation: sweeps drawn from a law the Chinchilla form cannot express (a bending compute frontier,
-   :func:`scalefit.coverage.curved_chinchilla`), fitted by Chinchilla and extrapolated 10x in compute;
+   :func:`scalefit.simulation.coverage.curved_chinchilla`), fitted by Chinchilla and extrapolated 10x in compute;
    coverage of the true curve with Monte-Carlo standard errors. Then the same with curvature 0 (the truth
    *is* Chinchilla): how wide the extrapolation interval is when nothing is wrong.
 
@@ -26,8 +26,8 @@ from functools import partial  # noqa: E402
 
 import scalefit  # noqa: E402
 from scalefit import datasets  # noqa: E402
-from scalefit.backtest import leave_largest_out  # noqa: E402
-from scalefit.coverage import check_misspecified, curved_chinchilla  # noqa: E402
+from scalefit.extrapolation.backtest import leave_largest_out  # noqa: E402
+from scalefit.simulation.coverage import check_misspecified, curved_chinchilla  # noqa: E402
 
 CASES = (("chinchilla_epoch", {"drop_highest_loss": 5}),
          ("datablations_c4", {"query": "epochs == 1"}),

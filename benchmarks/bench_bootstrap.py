@@ -29,7 +29,7 @@ from scipy.optimize import minimize  # noqa: E402
 
 import scalefit  # noqa: E402
 from scalefit import datasets, solver  # noqa: E402
-from scalefit.resampling import resample_weights  # noqa: E402
+from scalefit.uncertainty.resampling import resample_weights  # noqa: E402
 
 LADDER_SIZES = np.array([190_354_176, 371_262_464, 758_220_288, 1_279_395_840.0])
 LADDER_MULT = np.array([0.5, 1, 2, 5, 10])

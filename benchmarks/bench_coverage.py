@@ -25,7 +25,7 @@ import warnings
 os.environ.update({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})  # before numpy
 
 import scalefit
-from scalefit.coverage import check_coverage
+from scalefit.simulation.coverage import check_coverage
 
 SCHEMES = ("cluster", "pairs")
 

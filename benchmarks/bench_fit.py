@@ -26,8 +26,8 @@ from scipy.optimize import minimize  # noqa: E402
 
 import scalefit  # noqa: E402
 from scalefit import datasets, solver  # noqa: E402
-from scalefit import objective as obj  # noqa: E402
 from scalefit.laws import Chinchilla  # noqa: E402
+from scalefit.solver import objective as obj  # noqa: E402
 
 
 def main() -> None:

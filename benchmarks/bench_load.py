@@ -27,7 +27,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from scalefit import load_runs, readers  # noqa: E402
+from scalefit import load_runs  # noqa: E402
+from scalefit.data import readers
 
 
 def load_average() -> str:

@@ -272,7 +272,7 @@ def worker_evaluate(args) -> dict:
     import numpy as np
 
     import scalefit
-    from scalefit import objective as obj
+    from scalefit.solver import objective as obj
 
     runs = scalefit.load_runs(args.csv)
     sets = json.loads(Path(args.params).read_text())

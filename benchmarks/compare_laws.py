@@ -15,7 +15,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import time
 
 from scalefit import datasets
-from scalefit.compare import compare
+from scalefit.approaches.compare_laws import compare
 
 LAWS = ["chinchilla", "kaplan", "chinchilla_no_e", "chinchilla_tied"]
 CASES = [

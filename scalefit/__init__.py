@@ -28,59 +28,58 @@ __version__ = "0.1.0"
 
 #: public name -> submodule that defines it (the submodule itself when the name is a module)
 _EXPORTS = {
-    "Backtest": "backtest",
-    "Bootstrap": "bootstrap",
-    "CheckpointWarning": "errors",
-    "Comparison": "compare",
-    "DataCheckWarning": "errors",
-    "ConvergenceWarning": "errors",
-    "Coverage": "coverage",
-    "DataError": "errors",
-    "DatasetError": "errors",
-    "ExtrapolationWarning": "errors",
-    "Fit": "fit",
-    "FitError": "errors",
-    "FitSpec": "spec",
-    "Hardware": "allocation",
-    "HoldoutCheck": "holdout",
-    "Identifiability": "identify",
-    "LeaveLargestOut": "backtest",
-    "Plan": "allocation",
-    "PredictionIntervals": "predictive",
-    "RunTable": "runs",
-    "ScalefitError": "errors",
-    "ScalefitWarning": "errors",
-    "TextEncodingWarning": "errors",
-    "approaches": None,
-    "backtest": "backtest",
-    "check_coverage": "coverage",
+    "Backtest": "extrapolation.backtest",
+    "Bootstrap": "uncertainty.bootstrap",
+    "CheckpointWarning": "core.errors",
+    "Comparison": "approaches.compare_laws",
+    "ConvergenceWarning": "core.errors",
+    "Coverage": "simulation.coverage",
+    "DataCheckWarning": "core.errors",
+    "DataError": "core.errors",
+    "DatasetError": "core.errors",
+    "ExtrapolationWarning": "core.errors",
+    "Fit": "fitting.fit",
+    "FitError": "core.errors",
+    "FitSpec": "fitting.spec",
+    "Hardware": "laws.allocation",
+    "HoldoutCheck": "extrapolation.holdout",
+    "Identifiability": "fitting.identify",
+    "LeaveLargestOut": "extrapolation.backtest",
+    "Plan": "laws.allocation",
+    "PredictionIntervals": "extrapolation.predictive",
+    "RunTable": "data.runs",
+    "ScalefitError": "core.errors",
+    "ScalefitWarning": "core.errors",
+    "TextEncodingWarning": "core.errors",
+    "backtest": "extrapolation.backtest",
+    "check_coverage": "simulation.coverage",
+    "compare": "approaches.compare_laws",
     "compare_approaches": "approaches",
     "envelope_approach": "approaches",
+    "fit": "fitting.fit",
     "fit_data_constrained": "approaches",
+    "holdout_check": "extrapolation.holdout",
+    "identifiability": "fitting.identify",
     "isoflop_approach": "approaches",
-    "laws": None,
-    "compare": "compare",
-    "datasets": None,
-    "fit": "fit",
-    "holdout_check": "holdout",
-    "identifiability": "identify",
-    "leave_largest_out": "backtest",
-    "load_runs": "runs",
-    "report": "report",
+    "leave_largest_out": "extrapolation.backtest",
+    "load_runs": "data.runs",
+    "report": "report.render",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+#: public modules: name -> the module it is (scalefit.datasets is the dataset registry, scalefit/data/registry.py)
+_MODULES = {"approaches": "approaches", "datasets": "data.registry", "laws": "laws"}
+
+__all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
 
 
 def __getattr__(name: str) -> Any:
     """Import a public name on first use and cache it in the package namespace."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'scalefit' has no attribute {name!r}")
-    module_name = _EXPORTS[name]
-    if module_name is None:
-        value = importlib.import_module(f".{name}", __name__)
+    if name in _MODULES:
+        value = importlib.import_module(f".{_MODULES[name]}", __name__)
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     else:
-        value = getattr(importlib.import_module(f".{module_name}", __name__), name)
+        raise AttributeError(f"module 'scalefit' has no attribute {name!r}")
     globals()[name] = value
     return value
 
@@ -89,8 +88,9 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-#: public functions that share their name with the submodule defining them (scalefit.fit is the function)
-_SHADOWED = frozenset(name for name, module in _EXPORTS.items() if module == name)
+#: public functions that share their name with a subpackage (scalefit.report is the function; the stage folder
+#: scalefit/report/ stays reachable as sys.modules["scalefit.report"])
+_SHADOWED = frozenset(name for name in _EXPORTS if name in {"report"})
 
 
 class _Package(types.ModuleType):
@@ -99,7 +99,7 @@ class _Package(types.ModuleType):
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _SHADOWED and isinstance(value, types.ModuleType):
-            return  # the submodule stays reachable as sys.modules["scalefit.fit"]
+            return  # the subpackage stays reachable as sys.modules["scalefit.report"]
         super().__setattr__(name, value)
 
 

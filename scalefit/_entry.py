@@ -31,7 +31,7 @@ if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when st
 
 def main() -> int:
     """Import the command line under the early handler, then run it."""
-    from .cli import main as cli_main
+    from .cli.main import main as cli_main
 
     return cli_main(sys.argv[1:])
 

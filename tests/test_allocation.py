@@ -11,8 +11,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import scalefit
-from scalefit import allocation as al
 from scalefit import datasets
+from scalefit.laws import allocation as al
 from scalefit.laws.chinchilla import compute_optimal
 
 laws = st.fixed_dictionaries({

@@ -22,7 +22,7 @@ from scalefit.approaches import (
     isoflop_approach,
 )
 from scalefit.approaches.isoflop import fit_parabolas, power_law, vertex
-from scalefit.runs import load_runs
+from scalefit.data.runs import load_runs
 
 MIRROR = os.environ.get("SCALEFIT_DATA_MIRROR")
 

@@ -14,13 +14,9 @@ from matplotlib.collections import PolyCollection
 from test_approaches import curves_frame, isoflop_sweep
 from test_data_constrained import _synthetic
 
-from scalefit import plots_approaches as pa
-from scalefit.approaches import (
-    compare_approaches,
-    envelope_approach,
-    fit_data_constrained,
-)
-from scalefit.runs import load_runs
+from scalefit.approaches import compare_approaches, envelope_approach, fit_data_constrained
+from scalefit.data.runs import load_runs
+from scalefit.plots import approaches as pa
 
 UNIT = re.compile(r"\(.+\)")
 
@@ -70,7 +66,7 @@ def test_envelope_and_epochs_figures():
 
 
 def test_approaches_do_not_import_matplotlib():
-    # the approaches compute results only; figures live in scalefit.plots_approaches
+    # the approaches compute results only; figures live in scalefit.plots.approaches
     from pathlib import Path
 
     import scalefit.approaches

@@ -10,8 +10,8 @@ import pytest
 
 import scalefit
 from scalefit import datasets
-from scalefit.backtest import Backtest, LeaveLargestOut, backtest, cutoffs, leave_largest_out, refit
-from scalefit.predictive import SUPPORT_FACTOR, PredictionIntervals
+from scalefit.extrapolation.backtest import Backtest, LeaveLargestOut, backtest, cutoffs, leave_largest_out, refit
+from scalefit.extrapolation.predictive import SUPPORT_FACTOR, PredictionIntervals
 
 
 @pytest.fixture(scope="module")

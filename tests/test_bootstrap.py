@@ -8,8 +8,8 @@ import pytest
 
 import scalefit
 from scalefit import datasets
-from scalefit.bootstrap import load_replicates
-from scalefit.resampling import resample_weights
+from scalefit.uncertainty.bootstrap import load_replicates
+from scalefit.uncertainty.resampling import resample_weights
 
 PUBLISHED_SE = {"E": 0.026, "alpha": 0.0154, "beta": 0.0206, "a": 0.020}  # Besiroglu et al. 2024
 # Besiroglu et al. 2024 report estimate (SE); their 95% intervals estimate +/- 1.96 SE have these midpoints
@@ -196,7 +196,7 @@ def test_epoch_bootstrap_needs_no_rescue_and_checks_every_replicate(epoch_fit):
 
 def test_global_check_replaces_a_replicate_stuck_in_a_worse_basin(small_fit):
     from scalefit import solver
-    from scalefit.resampling import ReplicateWeights, _global_check
+    from scalefit.uncertainty.resampling import ReplicateWeights, _global_check
 
     runs = small_fit.runs
     problem = solver.Problem.build(small_fit.law, {"N": runs.N, "D": runs.D}, runs.loss, small_fit.objective)
@@ -213,7 +213,7 @@ def test_global_check_replaces_a_replicate_stuck_in_a_worse_basin(small_fit):
 
 
 def test_summary_shows_the_reports_multiplicative_spread_not_a_plain_se(small_fit):
-    from scalefit.formatting import spread
+    from scalefit.core.formatting import spread
 
     boot = small_fit.bootstrap(n=60, seed=1)
     text = boot.summary()
@@ -229,7 +229,8 @@ def test_memory_is_bounded_on_long_tables_without_changing_the_answer(small_fit,
     """Batches hold at most CHUNK_ELEMENTS replicate x row weights, the jackknife leaves out at most
     JACKKNIFE_MAX blocks; forcing tiny batches (as on a 1e5-row table) gives the same replicates to
     optimiser precision and a jackknife of the same shape."""
-    from scalefit import resampling, solver
+    from scalefit import solver
+    from scalefit.uncertainty import resampling
 
     assert resampling.chunk_size(240) == resampling.CHUNK and resampling.chunk_size(100_000) == 20
     jm = resampling.jackknife_weights(np.arange(1000), "pairs")

@@ -95,7 +95,7 @@ def test_every_load_option_has_help():
     result = run_cli("runs", "--help")
     for option in ("--sep", "--encoding", "--group", "--n-convention", "--min-fraction-of-run", "--checkpoints"):
         assert option in result.stdout
-    from scalefit.cli import build_parser
+    from scalefit.cli.main import build_parser
 
     runs = build_parser()._subparsers._group_actions[0].choices["runs"]
     assert all(action.help for action in runs._actions if action.dest != "help")

@@ -9,8 +9,8 @@ import os
 import pytest
 from cli_helpers import run_cli
 
-from scalefit.cli import build_parser
-from scalefit.cli_recipes import STAGED, recipe_fit_options
+from scalefit.cli.main import build_parser
+from scalefit.cli.recipes import STAGED, recipe_fit_options
 
 MIRROR = os.environ.get("SCALEFIT_DATA_MIRROR")
 

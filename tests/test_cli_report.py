@@ -22,8 +22,8 @@ from cli_helpers import run_cli, scalefit_command
 
 import scalefit
 from scalefit import datasets
-from scalefit.record import read_record, restore
-from scalefit.report import FIGURES, RENDERED_PREFIX
+from scalefit.report.record import read_record, restore
+from scalefit.report.render import FIGURES, RENDERED_PREFIX
 
 ALL_FIGURES = (*FIGURES, "backtest")  # the backtest figure sits in its own section
 
@@ -261,7 +261,7 @@ def test_import_scalefit_is_light_and_lazy():
     code = ("import sys, scalefit; assert 'matplotlib' not in sys.modules and 'pandas' not in sys.modules, "
             "sorted(m for m in sys.modules if m.startswith(('matplotlib', 'pandas')))[:3]; "
             "assert callable(scalefit.fit) and callable(scalefit.report) and scalefit.Fit.__name__ == 'Fit'; "
-            "from scalefit.report import render_record; assert callable(scalefit.fit) and callable(scalefit.report); "
+            "from scalefit.report.render import render_record; assert callable(scalefit.fit) and callable(scalefit.report); "
             "missing = [n for n in scalefit.__all__ if not hasattr(scalefit, n)]; assert not missing, missing; "
             "print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
@@ -280,7 +280,7 @@ def _actions(parser, path="scalefit"):
 
 
 def test_every_option_has_help_text():
-    from scalefit.cli import build_parser
+    from scalefit.cli.main import build_parser
 
     actions = list(_actions(build_parser()))
     assert len(actions) > 40
@@ -392,7 +392,7 @@ def test_parameter_table_shows_a_multiplicative_spread_and_profile_intervals(exa
 
 
 def test_profile_intervals_are_skipped_with_a_reason_when_slow():
-    from scalefit.report import profile_intervals
+    from scalefit.report.render import profile_intervals
 
     fit = scalefit.fit(datasets.load("example_chinchilla"))
     slow = profile_intervals(fit, seconds=1e-3)
@@ -400,7 +400,7 @@ def test_profile_intervals_are_skipped_with_a_reason_when_slow():
 
 
 def test_goodness_of_fit_block_and_residuals_per_model_size(example_report):
-    from scalefit.goodness import goodness_of_fit
+    from scalefit.fitting.goodness import goodness_of_fit
 
     record = read_record(example_report / "fit.json")
     g = goodness_of_fit(restore(record).fit)
@@ -411,7 +411,7 @@ def test_goodness_of_fit_block_and_residuals_per_model_size(example_report):
 
 
 def test_far_flag_is_the_same_threshold_everywhere(example_report):
-    from scalefit.report import FAR, far
+    from scalefit.report.render import FAR, far
 
     assert far(FAR * 1.01).endswith("(far)") and not far(FAR * 0.99).endswith("(far)")
     md = (example_report / "report.md").read_text()
@@ -419,7 +419,7 @@ def test_far_flag_is_the_same_threshold_everywhere(example_report):
 
 
 def test_record_round_trips_the_new_results(example_report, tmp_path):
-    from scalefit.record import build_record
+    from scalefit.report.record import build_record
 
     record = read_record(example_report / "fit.json")
     results = restore(record)

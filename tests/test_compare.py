@@ -11,7 +11,7 @@ import pytest
 
 import scalefit
 from scalefit import datasets
-from scalefit.compare import compare, information_criteria
+from scalefit.approaches.compare_laws import compare, information_criteria
 from scalefit.laws import Chinchilla, CustomLaw
 from tests.cli_helpers import run_cli
 from tests.custom_laws import chinchilla_form

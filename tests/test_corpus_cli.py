@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scalefit.cli import main
+from scalefit.cli.main import main
 
 TRUTH = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 FAST = ("--bootstrap", "0", "--no-holdout")
@@ -234,6 +234,6 @@ def test_report_with_non_finite_numbers_renders(good_fit, tmp_path, capsys):
      "2 invalid rows: line 3 --drop-invalid drops them and records them in the report"),
 ])
 def test_messages_speak_command_line_not_python(api, cli):
-    from scalefit.cli import one_line
+    from scalefit.cli.main import one_line
 
     assert one_line(api) == cli

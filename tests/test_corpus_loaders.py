@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from scalefit import DataError, load_runs
-from scalefit.errors import CheckpointWarning, DataCheckWarning, ScalefitWarning, TextEncodingWarning
+from scalefit.core.errors import CheckpointWarning, DataCheckWarning, ScalefitWarning, TextEncodingWarning
 
 GOOD = "N,D,loss\n1e8,2e9,3.1\n2e8,4e9,2.9\n4e8,8e9,2.7\n"
 

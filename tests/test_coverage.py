@@ -7,7 +7,7 @@ import pytest
 
 import scalefit
 from scalefit import datasets
-from scalefit.coverage import check_coverage, estimate_noise, simulate_log_losses
+from scalefit.simulation.coverage import check_coverage, estimate_noise, simulate_log_losses
 
 
 @pytest.fixture(scope="module")

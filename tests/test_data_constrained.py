@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import scalefit
 from scalefit.approaches import fit_data_constrained
+from scalefit.data.runs import load_runs
 from scalefit.laws import DataConstrained, get_law
 from scalefit.laws.data_constrained import (
     PAPER_C4_BASE,
@@ -21,7 +22,6 @@ from scalefit.laws.data_constrained import (
     optimal_parameters_for_unique_tokens,
     predict_loss,
 )
-from scalefit.runs import load_runs
 
 MIRROR = os.environ.get("SCALEFIT_DATA_MIRROR")
 needs_mirror = pytest.mark.skipif(

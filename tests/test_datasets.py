@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from scalefit import DatasetError, datasets, load_runs
-from scalefit.errors import DataCheckWarning, ScalefitWarning
+from scalefit.core.errors import DataCheckWarning, ScalefitWarning
 
 DOCUMENTED_ROWS = {  # from each SOURCE.md
     ("chinchilla_epoch", "svg_extracted_data.csv"): 245,

@@ -17,7 +17,7 @@ distributed = pytest.importorskip("distributed", reason="optional: pip install '
 joblib = pytest.importorskip("joblib")
 
 import scalefit  # noqa: E402
-from scalefit import resampling  # noqa: E402
+from scalefit.uncertainty import resampling  # noqa: E402
 
 TIMEOUT = 120  # seconds: cluster start-up or one bootstrap on it taking longer is a failure, not a hang
 N_REPLICATES = 60

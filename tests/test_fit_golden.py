@@ -7,8 +7,8 @@ import pytest
 
 import scalefit
 from scalefit import datasets, solver
-from scalefit import objective as obj
 from scalefit.laws import Chinchilla
+from scalefit.solver import objective as obj
 
 PUBLISHED = {"E": 1.8172, "A": 477.84, "B": 2143.9, "alpha": 0.34731, "beta": 0.36718}
 # careful multi-start optimum of the same objective (B = 2143.4), below the published point's value

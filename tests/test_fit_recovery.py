@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import scalefit
-from scalefit.errors import ScalefitWarning
+from scalefit.core.errors import ScalefitWarning
 
 N_GRID = np.geomspace(1e7, 3e10, 9)
 D_GRID = np.geomspace(3e8, 1e12, 9)

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from scipy import integrate
 
 import scalefit
-from scalefit import datasets, goodness
-from scalefit.objective import Objective
+from scalefit import datasets
+from scalefit.fitting import goodness
+from scalefit.solver.objective import Objective
 
 
 def fake_fit(residuals, objective, n_params=5, weights=None, sizes=None):
@@ -141,7 +142,7 @@ def test_residuals_by_group_uses_the_run_groups_when_present():
 
 
 def test_docstring_examples_in_goodness_and_plots_run():
-    from scalefit import plots
+    from scalefit.plots import figures as plots
 
     for module in (goodness, plots):
         failed, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)

@@ -10,9 +10,9 @@ import pytest
 
 import scalefit
 from scalefit import datasets
-from scalefit.formatting import num, percent
-from scalefit.holdout import HoldoutCheck, select_held_out
-from scalefit.identify import identifiability
+from scalefit.core.formatting import num, percent
+from scalefit.extrapolation.holdout import HoldoutCheck, select_held_out
+from scalefit.fitting.identify import identifiability
 
 
 def quiet_fit(runs, **kwargs):

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from scalefit.intervals import bca_interval, interval, percentile_interval
+from scalefit.uncertainty.intervals import bca_interval, interval, percentile_interval
 
 
 def test_percentile_interval_of_a_normal_sample_matches_the_normal_quantiles():

@@ -14,8 +14,8 @@ import pytest
 
 import scalefit
 from scalefit import solver
-from scalefit.resampling import resample_weights, run_replicates
 from scalefit.solver import identify
+from scalefit.uncertainty.resampling import resample_weights, run_replicates
 
 SIZES = np.array([190_354_176, 371_262_464, 758_220_288, 1_279_395_840.0])
 MULT = np.array([0.5, 1, 2, 5, 10])
@@ -81,7 +81,7 @@ def test_holdout_sized_subsets_fit_cleanly():
     for keep in (SIZES[:3], SIZES[:2], SIZES[:1]):
         sub = table[table.N.isin(keep)]
         problem = solver.Problem.build(scalefit.laws.Chinchilla(), {"N": sub.N.to_numpy(), "D": sub.D.to_numpy()},
-                                       sub.loss.to_numpy(), scalefit.objective.Objective("huber", 1e-3))
+                                       sub.loss.to_numpy(), scalefit.solver.objective.Objective("huber", 1e-3))
         sol = solver.solve(problem)  # never LinAlgError
         assert np.all(np.isfinite(sol.z))
         if len(keep) == 3:
@@ -111,5 +111,5 @@ def test_bootstrap_of_one_model_size_is_one_clear_error():
     from scalefit.laws import Chinchilla
 
     problem = solver.Problem.build(Chinchilla(), {"N": np.full(d.size, SIZES[0]), "D": d}, loss,
-                                   scalefit.objective.Objective("ls"))
+                                   scalefit.solver.objective.Objective("ls"))
     assert solver.solve(problem).degenerate == ("only one value of N",)

@@ -11,20 +11,14 @@ import pytest
 
 import scalefit
 from scalefit import datasets, solver
-from scalefit import objective as obj
-from scalefit.coverage import (
-    NEW_RUN,
-    check_coverage,
-    check_misspecified,
-    curved_chinchilla,
-    sweep_design,
-)
+from scalefit.simulation.coverage import NEW_RUN, check_coverage, check_misspecified, curved_chinchilla, sweep_design
+from scalefit.solver import objective as obj
 
 
 def test_the_summary_names_the_simulated_truth_with_its_arguments():
     from functools import partial
 
-    from scalefit.coverage import describe_truth
+    from scalefit.simulation.coverage import describe_truth
 
     assert describe_truth(partial(curved_chinchilla, curvature=0.0)) == "curved_chinchilla(curvature=0)"
     assert describe_truth(curved_chinchilla) == "curved_chinchilla"

@@ -21,8 +21,9 @@ from hypothesis import strategies as st
 from matplotlib.testing.compare import compare_images
 
 import scalefit
-from scalefit import datasets, plots
-from scalefit.holdout import holdout_check
+from scalefit import datasets
+from scalefit.extrapolation.holdout import holdout_check
+from scalefit.plots import figures as plots
 
 BASELINE = Path(__file__).parent / "baseline"
 TOLERANCE = 2.0  # RMS over 0..255 grey levels; a missing band or axis costs far more than this
@@ -258,7 +259,7 @@ def test_corner_log_axes_carry_few_compact_labels():
 
 
 def test_backtest_figure_marks_the_requested_distances_beyond_the_backtest(results):
-    from scalefit.plots_backtest import backtest_figure
+    from scalefit.plots.backtest import backtest_figure
 
     fit, _, _ = results
     with warnings.catch_warnings():

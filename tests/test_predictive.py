@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from scalefit.predictive import (
+from scalefit.extrapolation.predictive import (
     FALLBACK_INFLATION,
     Calibration,
     PredictionIntervals,

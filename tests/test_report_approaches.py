@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from scalefit.approaches import isoflop_approach
-from scalefit.report_approaches import comparison_section, section_for
+from scalefit.report.approaches import comparison_section, section_for
 
 
 def _isoflop_sweep() -> pd.DataFrame:

@@ -13,8 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scalefit import DataError, load_runs, readers
-from scalefit.runs import Unlabelled
+from scalefit import DataError, load_runs
+from scalefit.data import readers
+from scalefit.data.runs import Unlabelled
 
 
 @pytest.fixture(params=["pyarrow", "c"])

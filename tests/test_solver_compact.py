@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scalefit import objective as obj
 from scalefit.laws.chinchilla import Chinchilla
-from scalefit.resampling import _distinct_rows
 from scalefit.solver import identify, lm, varpro
+from scalefit.solver import objective as obj
 from scalefit.solver.compact import AffineRows
+from scalefit.uncertainty.resampling import _distinct_rows
 
 LAW = Chinchilla()
 OBJECTIVES = [obj.Objective("huber", 1e-3), obj.Objective("ls")]

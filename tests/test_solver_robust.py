@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import nnls
 
-from scalefit import objective as obj
 from scalefit import solver
 from scalefit.laws import Chinchilla
 from scalefit.solver import identify, varpro
+from scalefit.solver import objective as obj
 from scalefit.solver.linalg import safe_solve
 
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scalefit.units import UnitError, format_quantity, parse_quantity
+from scalefit.data.units import UnitError, format_quantity, parse_quantity
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ def _walk(parser: argparse.ArgumentParser, prefix: str) -> list[tuple[str, argpa
 
 
 def cli_help_markdown() -> str:
-    from scalefit.cli import build_parser
+    from scalefit.cli.main import build_parser
 
     old = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "100"  # argparse wraps to the terminal width: fix it for a stable page

@@ -6,13 +6,7 @@ from __future__ import annotations
 from .compare import ApproachComparison, compare_approaches
 from .data_constrained import DataConstrainedFit, EpochAllocation, fit_data_constrained
 from .envelope import EnvelopeResult, envelope_approach, has_curves
-from .errors import (
-    ApproachDisagreementWarning,
-    BaseFitWarning,
-    FewPointsWarning,
-    IsoFLOPBiasWarning,
-    NoCurvesWarning,
-)
+from .errors import ApproachDisagreementWarning, BaseFitWarning, FewPointsWarning, IsoFLOPBiasWarning, NoCurvesWarning
 from .isoflop import IsoFLOPResult, bin_budgets, isoflop_approach
 
 __all__ = [

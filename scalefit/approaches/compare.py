@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ScalefitError
-from ..runs import RunTable
+from ..core.errors import ScalefitError
+from ..data.runs import RunTable
 from .envelope import envelope_approach, has_curves
 from .errors import ApproachDisagreementWarning
 from .isoflop import isoflop_approach
@@ -147,7 +147,7 @@ def compare_approaches(runs: RunTable, computes, *, fit=None, approach1: Any = N
 
 def _approach3(runs, fit, n_boot, seed, level):
     if fit is None:
-        from ..fit import fit as fit_law
+        from ..fitting.fit import fit as fit_law
 
         fit = fit_law(runs, objective="hoffmann")
     if hasattr(fit, "bootstrap") and n_boot:

@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 
-from ..errors import DataError, FitError, ScalefitWarning
+from ..core.errors import DataError, FitError, ScalefitWarning
+from ..data.runs import RunTable
 from ..laws.data_constrained import (
     PAPER_C4_BASE,
     DataConstrained,
@@ -46,7 +47,6 @@ from ..laws.data_constrained import (
     predict_loss,
     repetition_features,
 )
-from ..runs import RunTable
 from .errors import BaseFitWarning
 
 HUBER_DELTA = 1e-3
@@ -470,7 +470,7 @@ def _base(runs: RunTable, base, messages: list[str]) -> tuple[dict[str, float], 
         return dict(PAPER_C4_BASE), ("paper's C4 base fit (Muennighoff et al. 2023; alpha = beta tied): "
                                      "E=1.87, A=521, B=1488, alpha=beta=0.353")
     if base == "fit":
-        from ..fit import fit as fit_law  # fit -> solver; imported here so this module stays light
+        from ..fitting.fit import fit as fit_law  # fit -> solver; imported here so this module stays light
 
         single = runs.df["D"].to_numpy(float) <= runs.df["U"].to_numpy(float) * (1 + 1e-9)
         if single.sum() < 8:
@@ -486,7 +486,7 @@ def _base(runs: RunTable, base, messages: list[str]) -> tuple[dict[str, float], 
 
 
 def _joint(runs: RunTable, base_params: dict[str, float], messages: list[str]):
-    from ..fit import fit as fit_law
+    from ..fitting.fit import fit as fit_law
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import FitError, ScalefitWarning
-from ..runs import RunTable
+from ..core.errors import FitError, ScalefitWarning
+from ..data.runs import RunTable
 from .isoflop import power_law
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import ScalefitWarning
+from ..core.errors import ScalefitWarning
 
 
 class IsoFLOPBiasWarning(ScalefitWarning):

@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import FitError
-from ..runs import RunTable
+from ..core.errors import FitError
+from ..data.runs import RunTable
 from .errors import FewPointsWarning, IsoFLOPBiasWarning
 
 OFF_CENTRE = 0.5  # |vertex offset| within the sampled span beyond which the vertex counts as off-centre

@@ -34,7 +34,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..conventions import FLOPS_PER_TOKEN_PARAM
+from ..core.conventions import FLOPS_PER_TOKEN_PARAM
 
 INF = float("inf")
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq
 
-from ..conventions import INFERENCE_FLOPS_PER_TOKEN_PARAM
+from ..core.conventions import INFERENCE_FLOPS_PER_TOKEN_PARAM
 from .base import ParamSpec
 from .separable import SeparableLaw
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy.optimize import minimize
 
-from .. import objective as obj
 from ..laws.base import Law
 from . import identify, lm, varpro
+from . import objective as obj
 from .lm import BatchResult
 
 LOG_COEF_BOUNDS = (-50.0, 200.0)  # log c: exp(-50) ~ 2e-22 counts as "term absent"

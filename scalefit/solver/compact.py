@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import objective as obj
+from . import objective as obj
 
 BLOCK = 64  # problem rows per pass: a block's scratch arrays (~6 x 64 x m doubles) stay in a core's cache
 AFFINE_RTOL = 1e-12  # log basis vs its affine model at a second point: agreement that makes the law log-affine

@@ -28,10 +28,10 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import minimize
 
-from .. import objective as obj
-from ..errors import FitError
+from ..core.errors import FitError
 from ..laws.base import Law
 from . import Solution
+from . import objective as obj
 from .lm import BatchResult
 
 LOG_FLOOR = -50.0  # log of the smallest positive value a log-scale parameter takes (exp(-50) ~ 2e-22)

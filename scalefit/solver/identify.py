@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import objective as obj
+from . import objective as obj
 
 RANK_RTOL = 1e-11  # smallest eigenvalue of the unit-diagonal Gram matrix below which a direction is unseen
 COLLINEAR_RTOL = 1e-9  # 1 - |correlation| of two log inputs below which they are collinear

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import objective as obj
+from . import objective as obj
 from .compact import AffineRows
 from .linalg import row_blocks, safe_solve, take_rows
 

@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from .. import objective as obj
+from . import objective as obj
 from .linalg import row_blocks, safe_solve, take_rows
 
 LOG_COEF_FLOOR = -50.0  # log c of an absent term (kept in step with solver.LOG_COEF_BOUNDS)

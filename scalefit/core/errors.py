@@ -1,0 +1,55 @@
+"""The small error and warning hierarchy every scalefit module raises from."""
+
+from __future__ import annotations
+
+
+class ScalefitError(Exception):
+    """Base class of every error scalefit raises on purpose."""
+
+
+class DataError(ScalefitError, ValueError):
+    """Input data that cannot be used as given.
+
+    The message names the source (file or DataFrame), the rows as the user sees them (line numbers in a
+    text file, index labels in a DataFrame), the column and the offending value.
+    """
+
+
+class FitError(ScalefitError, RuntimeError):
+    """A fit that could not be carried out at all (as opposed to one that finished with warnings)."""
+
+
+class DatasetError(ScalefitError):
+    """A registered dataset could not be fetched, found in a mirror, or verified against its checksum."""
+
+
+class ScalefitWarning(UserWarning):
+    """Something a user must see but may accept (dropped rows, few groups, parameter at a bound, ...)."""
+
+
+class ConvergenceWarning(ScalefitWarning):
+    """An optimizer stopped without meeting its convergence test."""
+
+
+class ExtrapolationWarning(ScalefitWarning):
+    """A prediction far beyond the range of the data it was fitted on."""
+
+
+class TextEncodingWarning(ScalefitWarning):
+    """A text file that is not UTF-8 and has no byte-order mark was read in an assumed encoding."""
+
+
+class DataCheckWarning(ScalefitWarning):
+    """A load-time sanity check found values whose meaning looks wrong (units, perplexity, repeated data...).
+
+    ``check`` names the check (see :mod:`scalefit.data.sanity`), ``column`` the canonical or source column.
+    """
+
+    def __init__(self, message: str, check: str = "", column: str = "") -> None:
+        super().__init__(message)
+        self.check = check
+        self.column = column
+
+
+class CheckpointWarning(ScalefitWarning):
+    """Intermediate checkpoints of training curves are used as if they were finished runs."""

@@ -1,0 +1,474 @@
+"""Calibration by simulation: how often do nominal bootstrap intervals cover the truth?
+
+:func:`check_coverage` takes a Fit as the truth, simulates R datasets on the same design (same N, D and
+groups) with per-group and within-group noise estimated from the fit's residuals, runs the whole pipeline
+(global fit, bootstrap with each scheme, intervals) on every dataset, and counts how often the nominal
+intervals contain the true values. Coverage comes with its Monte-Carlo standard error, so a reader can
+tell a real miss from simulation noise.
+
+The noise model is a one-way random-effects model on log losses: log L_i = log L(N_i, D_i) + u_g(i) + e_i
+with u_g ~ N(0, sd_between^2) shared by the runs of a group and e_i ~ N(0, sd_within^2). The two
+variances are the method-of-moments (ANOVA) estimates from the fit's log residuals. Rows of one group
+share u_g, which is exactly why the pairs scheme (rows independent) under-covers.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..laws import ComputeOptimal, Law
+from ..uncertainty import intervals
+
+VERIFY_PER_DATASET = 2  # global-method checks of warm-started replicates per simulated dataset and scheme
+NEW_RUN = "L_new(10x C_max) new-run"  # a fresh run at the true optimum, 10x the largest compute
+NEW_RUN_EXTRAP = "L_new(10x C_max) extrapolation"
+L_OPT = "L_opt(10x C_max)"
+
+
+def estimate_noise(log_residuals: np.ndarray, groups: np.ndarray) -> dict[str, float]:
+    """Between-group and within-group sd of log residuals (one-way random effects, method of moments).
+
+    With every run in its own group the between-group part is not identified and all noise is within.
+    """
+    r = np.asarray(log_residuals, dtype=float)
+    _, codes, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    n_groups, rows = sizes.size, r.size
+    if n_groups == rows:
+        return {"sd_between": 0.0, "sd_within": float(np.std(r, ddof=1))}
+    means = np.bincount(codes, weights=r) / sizes
+    within_ss = np.sum((r - means[codes]) ** 2)
+    var_within = within_ss / (rows - n_groups)
+    between_ms = np.sum(sizes * (means - r.mean()) ** 2) / (n_groups - 1)
+    n0 = (rows - np.sum(sizes**2) / rows) / (n_groups - 1)  # effective group size (unbalanced ANOVA)
+    var_between = max((between_ms - var_within) / n0, 0.0)
+    return {"sd_between": float(np.sqrt(var_between)), "sd_within": float(np.sqrt(var_within))}
+
+
+def simulate_log_losses(log_pred: np.ndarray, groups: np.ndarray, noise: dict[str, float], count: int,
+                        rng: np.random.Generator) -> np.ndarray:
+    """``count`` datasets of log losses (count, rows) around the true log predictions (rows,)."""
+    _, codes = np.unique(groups, return_inverse=True)
+    between = rng.normal(0.0, noise["sd_between"], size=(count, codes.max() + 1))[:, codes]
+    within = rng.normal(0.0, noise["sd_within"], size=(count, codes.size))
+    return log_pred + between + within
+
+
+def coverage_quantities(law: Law, params: np.ndarray, compute: float) -> dict[str, np.ndarray]:
+    """The quantities whose coverage is checked, for public parameter rows (B, P): {name: (B,)}.
+
+    Every free parameter, the law's derived quantities, and (for a law with compute-optimal allocation)
+    L_opt and N_opt at ``compute``.
+    """
+    p = {name: params[:, j] for j, name in enumerate(law.param_names)}
+    out = {name: p[name] for name in law.free_names}
+    out.update({k: np.broadcast_to(v, params.shape[:1]) for k, v in law.derived(p).items()})
+    if isinstance(law, ComputeOptimal) and set(law.inputs) == {"N", "D"}:
+        opt = law.compute_optimal(p, compute)
+        out.update({L_OPT: opt["L_opt"], "N_opt(10x C_max)": opt["N_opt"]})
+    return out
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Outcome of a coverage study.
+
+    ``hits[(scheme, method)]`` is (R_ok, Q) booleans (interval contains the truth) and ``widths`` the
+    matching interval widths, over the simulated datasets whose main fit converged; ``truth`` holds the
+    true value of every quantity; ``noise`` the simulated noise model.
+
+    Examples
+    --------
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> cov = scalefit.check_coverage(fit, R=4, n=20, seed=0, schemes=("cluster",))
+    >>> sorted(set(cov.table()["quantity"]))[:3]
+    ['A', 'B', 'E']
+    """
+
+    level: float
+    n_datasets: int
+    n_replicates: int
+    seed: int | None
+    quantities: tuple[str, ...]
+    truth: dict[str, float]
+    noise: dict[str, float]
+    compute: float
+    hits: dict[tuple[str, str], np.ndarray]
+    widths: dict[tuple[str, str], np.ndarray]
+    failed_datasets: int
+    failed_replicates: int
+
+    def table(self) -> pd.DataFrame:
+        """One row per (scheme, method, quantity): coverage, Monte-Carlo SE, and whether it is within
+        nominal +/- 2 MCSE (MCSE of a binomial proportion at the nominal level).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> cov = scalefit.check_coverage(fit, R=4, n=20, seed=0, schemes=("cluster",))
+        >>> list(cov.table().columns)[:5]
+        ['scheme', 'method', 'quantity', 'coverage', 'mcse']
+        """
+        rows = []
+        for (scheme, method), hits in self.hits.items():
+            r = hits.shape[0]
+            mcse = np.sqrt(self.level * (1 - self.level) / r)
+            for j, q in enumerate(self.quantities):
+                cov = float(hits[:, j].mean())
+                rows.append({"scheme": scheme, "method": method, "quantity": q, "coverage": cov,
+                             "mcse": float(mcse), "calibrated": bool(abs(cov - self.level) <= 2 * mcse),
+                             "under_covers": bool(cov < self.level - 2 * mcse),
+                             "median_width": float(np.median(self.widths[(scheme, method)][:, j])),
+                             "datasets": int(r)})
+        return pd.DataFrame(rows)
+
+    def coverage(self, scheme: str, quantity: str, method: str = "percentile") -> float:
+        """Share of simulated datasets whose interval for ``quantity`` covered the truth (in [0, 1]).
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> cov = scalefit.check_coverage(fit, R=4, n=20, seed=0, schemes=("cluster",))
+        >>> 0.0 <= cov.coverage("cluster", "alpha") <= 1.0
+        True
+        """
+        return float(self.hits[(scheme, method)][:, self.quantities.index(quantity)].mean())
+
+    def summary(self) -> str:
+        """The coverage table as text, with the noise (log loss) and compute (FLOPs) it was simulated at.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> cov = scalefit.check_coverage(fit, R=4, n=20, seed=0, schemes=("cluster",))
+        >>> print(cov.summary().splitlines()[0])  # doctest: +ELLIPSIS
+        coverage of nominal 95% intervals: 4 simulated datasets x 20 replicates (seed 0); noise sd ...
+        """
+        t = self.table()
+        pct = round(self.level * 100)
+        lines = [f"coverage of nominal {pct}% intervals: {self.n_datasets} simulated datasets x "
+                 f"{self.n_replicates} replicates (seed {self.seed}); noise sd between groups "
+                 f"{self.noise['sd_between']:.3g}, within {self.noise['sd_within']:.3g} (log loss); "
+                 f"C_max x 10 = {self.compute:.3g} FLOPs",
+                 f"  {'scheme':<9}{'method':<12}{'quantity':<18}{'coverage':>9}{'+/- 2 MCSE':>12}"
+                 f"{'median width':>14}  verdict"]
+        for row in t.itertuples():
+            verdict = "ok" if row.calibrated else ("UNDER-COVERS" if row.under_covers else "over-covers")
+            lines.append(f"  {row.scheme:<9}{row.method:<12}{row.quantity:<18}{row.coverage:>9.3f}"
+                         f"{2 * row.mcse:>12.3f}{row.median_width:>14.4g}  {verdict}")
+        if self.failed_datasets or self.failed_replicates:
+            lines.append(f"  excluded: {self.failed_datasets} datasets whose fit failed, "
+                         f"{self.failed_replicates} replicates that did not converge")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe record: settings, noise, truth and the coverage table.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> cov = scalefit.check_coverage(fit, R=4, n=20, seed=0, schemes=("cluster",))
+        >>> record = cov.to_dict()
+        >>> record["n_datasets"], sorted(record)[:3]
+        (4, ['compute', 'failed_datasets', 'failed_replicates'])
+        """
+        return {"level": self.level, "n_datasets": self.n_datasets, "n_replicates": self.n_replicates,
+                "seed": self.seed, "truth": self.truth, "noise": self.noise, "compute": self.compute,
+                "failed_datasets": self.failed_datasets, "failed_replicates": self.failed_replicates,
+                "table": self.table().to_dict(orient="records")}
+
+
+def check_coverage(fit, R: int = 200, n: int = 200, seed: int | None = 0,
+                   schemes: tuple[str, ...] = ("cluster", "pairs"), methods: tuple[str, ...] = ("percentile",),
+                   level: float = 0.95, n_jobs: int = 1, progress: bool | None = None,
+                   backtests: bool = False) -> Coverage:
+    """Simulate R datasets from ``fit`` (as the truth) and measure how often intervals cover it.
+
+    Each dataset is fitted as the fit was, through its :class:`~scalefit.fitting.spec.FitSpec` (an automatic Huber
+    delta is re-estimated from a first-pass least-squares fit of that dataset), and bootstrapped with ``n``
+    replicates under every scheme; intervals by every method in ``methods`` ("percentile", "bca"). Besides
+    the free parameters, derived quantities and (for a law with compute-optimal allocation) L_opt and N_opt
+    at 10x the largest compute, two intervals for a *new run* at the true compute-optimal allocation there
+    are checked against a fresh draw of that run: "L_new(10x C_max) new-run" (the L_opt replicates convolved
+    with the noise estimated from that dataset) and, with ``backtests=True`` (about ten refits per dataset:
+    slow), "L_new(10x C_max) extrapolation" calibrated by a backtest of the simulated dataset. Datasets are
+    independent streams of one SeedSequence, so results are identical for any ``n_jobs``.
+
+    Examples
+    --------
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> cov = scalefit.check_coverage(fit, R=4, n=20, seed=0, schemes=("cluster",))
+    >>> cov.table()[["scheme", "quantity"]].head(3).values.tolist()
+    [['cluster', 'E'], ['cluster', 'A'], ['cluster', 'B']]
+    """
+    runs = fit.runs
+    groups = runs.groups
+    engine = fit.spec.engine
+    problem = engine.problem(fit.data, runs.loss, fit.objective, fit.weights)
+    noise = estimate_noise(fit.residuals, groups)
+    compute = 10.0 * float(fit.data_maxima.get("C", np.nan))
+    truth_row = fit.param_vector[None, :]
+    truth = {k: float(v[0]) for k, v in coverage_quantities(fit.law, truth_row, compute).items()}
+    new_run = None
+    if L_OPT in truth:
+        opt = fit.law.compute_optimal(fit.params, compute)
+        new_run = {"N": float(opt["N_opt"]), "D": float(opt["D_opt"]), "loss": float(opt["L_opt"])}
+        truth[NEW_RUN] = new_run["loss"]
+        if backtests:
+            truth[NEW_RUN_EXTRAP] = new_run["loss"]
+    seeds = np.random.SeedSequence(seed).spawn(R)
+    log_pred = np.log(fit.fitted)
+    args = (fit.spec, engine, problem, fit.data, log_pred, groups, noise, n, schemes, methods, level, compute,
+            new_run, fit if backtests and new_run is not None else None)
+    show = sys.stderr.isatty() if progress is None else progress
+    if n_jobs == 1:
+        from tqdm.auto import tqdm
+
+        results = [_one_dataset(s, *args) for s in tqdm(seeds, disable=not show, desc="coverage", unit="dataset")]
+    else:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=n_jobs, verbose=5 if show else 0)(delayed(_one_dataset)(s, *args) for s in seeds)
+    good = [r for r in results if r is not None]
+    names = tuple(truth)
+    hits, widths = {}, {}
+    for key in good[0]["intervals"] if good else []:
+        lo = np.array([r["intervals"][key][0] for r in good])
+        hi = np.array([r["intervals"][key][1] for r in good])
+        truth_mat = np.array([[r["new_run"] if q in (NEW_RUN, NEW_RUN_EXTRAP) else truth[q] for q in names]
+                              for r in good])
+        hits[key] = (lo <= truth_mat) & (truth_mat <= hi)
+        widths[key] = hi - lo
+    return Coverage(level=level, n_datasets=R, n_replicates=n, seed=seed, quantities=names, truth=truth,
+                    noise=noise, compute=compute, hits=hits, widths=widths,
+                    failed_datasets=R - len(good), failed_replicates=sum(r["failed"] for r in good))
+
+
+def _one_dataset(seed_seq, spec, engine, problem, data, log_pred, groups, noise, n, schemes, methods, level, compute,
+                 new_run=None, truth_fit=None):
+    """Simulate, fit (through the spec's objective rule and engine) and bootstrap one dataset;
+    intervals {(scheme, method): (lo (Q,), hi (Q,))}, and a fresh draw of the new run."""
+    from ..extrapolation.predictive import extrapolation_limits, newrun_interval, noise_sd
+
+    rng = np.random.default_rng(seed_seq)
+    y = simulate_log_losses(log_pred, groups, noise, 1, rng)[0]
+    loss = np.exp(y)
+    objective, _, first = spec.choose_objective(data, loss, problem.weights)
+    sim = replace(problem.reweighted(np.ones_like(y), y), objective=objective)
+    sol = engine.solve(sim, spec.n_starts, spec.grid_points, extra_starts=first, method=engine.kind)
+    if not sol.converged:
+        return None
+    law = spec.law
+    quantities = coverage_quantities(law, engine.public(sim, sol.z[None, :]), compute)
+    estimate = _stack(quantities)[0]
+    j = list(quantities).index(L_OPT) if new_run is not None else None
+    fresh = None
+    if new_run is not None:
+        sd = noise_sd(estimate_noise(engine.log_residuals(sim, sol.z), groups))
+        fresh = new_run["loss"] * float(np.exp(rng.normal(0, noise["sd_between"]) + rng.normal(0, noise["sd_within"])))
+    calibration = _simulated_backtest(truth_fit, y, level) if truth_fit is not None else None
+    out, failed = {}, 0
+    for scheme in schemes:
+        reps = engine.replicates(sim, sol.z, groups, n, scheme, rng, verify=VERIFY_PER_DATASET,
+                                 jackknife="bca" in methods)
+        failed += int((~reps.ok).sum())
+        values = _stack(coverage_quantities(law, engine.public(sim, reps.z[reps.ok]), compute))
+        jack = None if reps.jackknife is None else \
+            _stack(coverage_quantities(law, engine.public(sim, reps.jackknife), compute))
+        extra_lo, extra_hi = [], []
+        if j is not None:
+            nr_lo, nr_hi = newrun_interval(np.log(values[:, j:j + 1]), sd, level)
+            extra_lo, extra_hi = [nr_lo], [nr_hi]
+            if calibration is not None:
+                ex_lo, ex_hi = extrapolation_limits(estimate[j:j + 1], nr_lo, nr_hi, calibration["distance"], sd,
+                                                    calibration["rule"], calibration["span"])
+                extra_lo.append(np.ravel(ex_lo))
+                extra_hi.append(np.ravel(ex_hi))
+        for method in methods:
+            lo, hi = intervals.interval(values, level, method, estimate, jack)
+            out[(scheme, method)] = (np.concatenate([lo, *extra_lo]), np.concatenate([hi, *extra_hi]))
+    return {"intervals": out, "failed": failed, "new_run": fresh}
+
+
+def _simulated_backtest(truth_fit, log_loss: np.ndarray, level: float) -> dict[str, Any]:
+    """Backtest of a simulated dataset (refitted the way the truth fit was) and the distance of the
+    target new run: {rule: Calibration, distance, span}."""
+    import warnings
+
+    from ..core.errors import ScalefitWarning
+    from ..extrapolation.backtest import backtest, refit
+    from ..extrapolation.predictive import compute_span
+
+    runs = truth_fit.runs
+    table = replace(runs, df=runs.df.assign(loss=np.exp(log_loss)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalefitWarning)
+        small = refit(truth_fit, table)
+    bt = backtest(small, n_boot=0, level=level, seed=0)
+    compute = 10.0 * float(small.data_maxima["C"])
+    opt = small.law.compute_optimal(small.params, compute)
+    return {"rule": bt.calibration, "distance": small.extrapolation(opt["N_opt"], opt["D_opt"])["distance"],
+            "span": compute_span(small)}
+
+
+def _stack(quantities: dict[str, np.ndarray]) -> np.ndarray:
+    return np.stack(list(quantities.values()), axis=-1)
+
+
+# -- misspecification: does the extrapolation interval cover a truth the law cannot express? -----------------
+def curved_chinchilla(N, D, curvature: float = 1e-3, pivot: float = 1e18,
+                      params: dict[str, float] | None = None) -> np.ndarray:
+    """A law of a different form: Chinchilla times exp(curvature x ln(6ND / pivot)^2) (nats/token).
+
+    The compute frontier bends (log loss is quadratic, not asymptotically linear, in log compute), which no
+    choice of E, A, B, alpha, beta reproduces; the error of a Chinchilla fit grows with the distance it
+    extrapolates.
+    """
+    p = params or {"E": 1.8, "A": 400.0, "B": 410.0, "alpha": 0.34, "beta": 0.28}
+    n, d = np.asarray(N, float), np.asarray(D, float)
+    base = p["E"] + p["A"] * n ** -p["alpha"] + p["B"] * d ** -p["beta"]
+    return base * np.exp(curvature * np.log(6.0 * n * d / pivot) ** 2)
+
+
+def sweep_design(sizes=None, tokens_per_param=(5, 10, 20, 40, 80)) -> dict[str, np.ndarray]:
+    """A Chinchilla-like sweep: every model size x every tokens-per-parameter ratio; groups = model size."""
+    sizes = np.geomspace(1e7, 1e9, 8) if sizes is None else np.asarray(sizes, float)
+    tpp = np.asarray(tokens_per_param, float)
+    n = np.repeat(sizes, tpp.size)
+    return {"N": n, "D": n * np.tile(tpp, sizes.size), "group": np.repeat(np.arange(sizes.size), tpp.size)}
+
+
+@dataclass(frozen=True)
+class Misspecified:
+    """Outcome of :func:`check_misspecified`: per simulated dataset and interval, whether it held the true
+    curve (``hits_truth``) and a fresh run (``hits_newrun``) at each target, and its width (log ratio)."""
+
+    level: float
+    n_datasets: int
+    n_boot: int
+    seed: int | None
+    target_N: np.ndarray
+    target_D: np.ndarray
+    hits_truth: dict[str, np.ndarray]
+    hits_newrun: dict[str, np.ndarray]
+    widths: dict[str, np.ndarray]
+    log_errors: np.ndarray
+    backtest_points: np.ndarray
+    failed_datasets: int
+    #: what the data were simulated from, e.g. "curved_chinchilla(curvature=0)"
+    truth: str = "curved_chinchilla"
+
+    def table(self) -> pd.DataFrame:
+        """One row per interval: coverage of the true curve and of a new run, Monte-Carlo SE, median
+        half-width (log units), and whether coverage of the truth is at least nominal - 2 MCSE."""
+        rows = []
+        for key in ("band", "newrun", "extrap"):
+            truth, newrun = self.hits_truth[key], self.hits_newrun[key]
+            r = truth.size
+            cov = float(truth.mean())
+            mcse = float(np.sqrt(max(cov * (1 - cov), self.level * (1 - self.level)) / r))
+            rows.append({"interval": key, "coverage_truth": cov, "coverage_newrun": float(newrun.mean()),
+                         "mcse": mcse, "median_halfwidth": float(np.median(self.widths[key]) / 2),
+                         "at_least_nominal": bool(cov >= self.level - 2 * mcse), "datasets": int(r)})
+        return pd.DataFrame(rows)
+
+    def summary(self) -> str:
+        lines = [f"truth {self.truth} fitted by the law, {self.n_datasets} datasets x {self.n_boot} replicates "
+                 f"(seed {self.seed}); mean log error of the fit at the target {float(np.mean(self.log_errors)):.4f}; "
+                 f"backtest points per dataset: median {int(np.median(self.backtest_points))}",
+                 f"  {'interval':<10}{'truth':>8}{'new run':>9}{'MCSE':>8}{'half-width':>12}  verdict"]
+        for row in self.table().itertuples():
+            lines.append(f"  {row.interval:<10}{row.coverage_truth:>8.3f}{row.coverage_newrun:>9.3f}{row.mcse:>8.3f}"
+                         f"{row.median_halfwidth:>12.4f}  {'ok' if row.at_least_nominal else 'UNDER-COVERS'}")
+        if self.failed_datasets:
+            lines.append(f"  excluded: {self.failed_datasets} datasets whose fit failed")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"level": self.level, "n_datasets": self.n_datasets, "n_boot": self.n_boot, "seed": self.seed,
+                "target_N": self.target_N.tolist(), "target_D": self.target_D.tolist(),
+                "failed_datasets": self.failed_datasets, "mean_log_error": float(np.mean(self.log_errors)),
+                "table": self.table().to_dict(orient="records")}
+
+
+def check_misspecified(truth=curved_chinchilla, design: dict[str, np.ndarray] | None = None,
+                       noise: dict[str, float] | None = None, compute_factor: float = 10.0, R: int = 200,
+                       n_boot: int = 100, level: float = 0.95, seed: int | None = 0, n_jobs: int = 1,
+                       backtest_options: dict[str, Any] | None = None) -> Misspecified:
+    """Simulate R sweeps from ``truth(N, D)`` (a law the Chinchilla form cannot express), fit Chinchilla to
+    each (automatic Huber delta), bootstrap, backtest, and check the three intervals at a target
+    ``compute_factor`` x the largest compute (the largest N and D both scaled by sqrt(compute_factor)).
+    """
+    design = sweep_design() if design is None else design
+    noise = {"sd_between": 0.002, "sd_within": 0.002} if noise is None else noise
+    n, d = design["N"], design["D"]
+    k = np.argmax(n * d)
+    target_n = np.array([n[k] * np.sqrt(compute_factor)])
+    target_d = np.array([d[k] * np.sqrt(compute_factor)])
+    seeds = np.random.SeedSequence(seed).spawn(R)
+    args = (truth, design, noise, target_n, target_d, n_boot, level, dict(backtest_options or {}))
+    if n_jobs == 1:
+        results = [_one_misspecified(s, *args) for s in seeds]
+    else:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=n_jobs)(delayed(_one_misspecified)(s, *args) for s in seeds)
+    good = [r for r in results if r is not None]
+    keys = ("band", "newrun", "extrap")
+    return Misspecified(truth=describe_truth(truth), level=level, n_datasets=R,
+                        n_boot=n_boot, seed=seed, target_N=target_n, target_D=target_d,
+                        hits_truth={k: np.array([r["truth"][k] for r in good]) for k in keys},
+                        hits_newrun={k: np.array([r["newrun"][k] for r in good]) for k in keys},
+                        widths={k: np.array([r["width"][k] for r in good]) for k in keys},
+                        log_errors=np.array([r["log_error"] for r in good]),
+                        backtest_points=np.array([r["points"] for r in good]), failed_datasets=R - len(good))
+
+
+def describe_truth(truth: Callable) -> str:
+    """A simulation truth's name with its fixed arguments: ``partial(curved_chinchilla, curvature=0.0)`` ->
+    "curved_chinchilla(curvature=0)"."""
+    if isinstance(truth, functools.partial):
+        args = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v!r}"
+                         for k, v in truth.keywords.items())
+        return f"{describe_truth(truth.func)}({args})"
+    return getattr(truth, "__name__", type(truth).__name__)
+
+
+def _one_misspecified(seed_seq, truth, design, noise, target_n, target_d, n_boot, level, backtest_options):
+    import warnings
+
+    from ..core.errors import ScalefitError, ScalefitWarning
+    from ..data.runs import load_runs
+    from ..extrapolation.backtest import backtest
+    from ..extrapolation.predictive import loss_intervals
+    from ..fitting.fit import fit as fit_law
+
+    rng = np.random.default_rng(seed_seq)
+    y = simulate_log_losses(np.log(truth(design["N"], design["D"])), design["group"], noise, 1, rng)[0]
+    frame = pd.DataFrame({"N": design["N"], "D": design["D"], "loss": np.exp(y), "group": design["group"]})
+    child = int(rng.integers(2**31))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ScalefitWarning)
+            fitted = fit_law(load_runs(frame, source_name="simulated sweep"))
+            boot = fitted.bootstrap(n=n_boot, seed=child, level=level, progress=False)
+        bt = backtest(fitted, level=level, seed=child, **{"n_boot": 0, **backtest_options})
+        pi = loss_intervals(boot, target_n, target_d, bt)
+    except (ScalefitError, np.linalg.LinAlgError):
+        return None
+    true = float(truth(target_n, target_d)[0])
+    new = true * float(np.exp(rng.normal(0, noise["sd_between"]) + rng.normal(0, noise["sd_within"])))
+    out = {"truth": {}, "newrun": {}, "width": {}, "log_error": float(np.log(pi.estimate[0] / true)),
+           "points": bt.n_points}
+    for key in ("band", "newrun", "extrap"):
+        lo, hi = float(getattr(pi, f"{key}_lo")[0]), float(getattr(pi, f"{key}_hi")[0])
+        out["truth"][key] = lo <= true <= hi
+        out["newrun"][key] = lo <= new <= hi
+        out["width"][key] = float(np.log(hi / lo))
+    return out
