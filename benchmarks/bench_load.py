@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from scalefit import load_runs  # noqa: E402
-from scalefit.data import readers
+from scalefit.data import readers  # noqa: E402
 
 
 def load_average() -> str:

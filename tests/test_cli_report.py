@@ -261,7 +261,8 @@ def test_import_scalefit_is_light_and_lazy():
     code = ("import sys, scalefit; assert 'matplotlib' not in sys.modules and 'pandas' not in sys.modules, "
             "sorted(m for m in sys.modules if m.startswith(('matplotlib', 'pandas')))[:3]; "
             "assert callable(scalefit.fit) and callable(scalefit.report) and scalefit.Fit.__name__ == 'Fit'; "
-            "from scalefit.report.render import render_record; assert callable(scalefit.fit) and callable(scalefit.report); "
+            "from scalefit.report.render import render_record; "
+            "assert callable(scalefit.fit) and callable(scalefit.report); "
             "missing = [n for n in scalefit.__all__ if not hasattr(scalefit, n)]; assert not missing, missing; "
             "print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)

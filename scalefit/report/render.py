@@ -61,11 +61,13 @@ def report(fit, out: str | os.PathLike, bootstrap=None, targets=(), computes=(),
     :class:`allocation.Hardware`, ``references`` {name: (N, D)} drawn on the allocation plot.
     ``collected_warnings`` are warnings a caller caught while loading and fitting (the command line passes
     them); the report lists them under "Problems found" with everything else.
-    ``backtest``: with a bootstrap, run :func:`scalefit.extrapolation.backtest.backtest` once (``backtest_boot`` replicates
-    per cut-off; 0 calibrates the extrapolation interval only) for the new-run and extrapolation intervals.
+    ``backtest``: with a bootstrap, run :func:`scalefit.extrapolation.backtest.backtest` once
+    (``backtest_boot`` replicates per cut-off; 0 calibrates the extrapolation interval only) for the new-run
+    and extrapolation intervals.
     ``compare_laws``: other laws (names, import paths or Law objects) compared with the fitted one by
-    :func:`scalefit.approaches.compare_laws.compare` in a "Which law" section. ``profile``: try profile-likelihood intervals
-    (skipped with the reason when lmfit fails or takes longer than PROFILE_SECONDS).
+    :func:`scalefit.approaches.compare_laws.compare` in a "Which law" section.
+    ``profile``: try profile-likelihood intervals (skipped with the reason when lmfit fails or takes longer
+    than PROFILE_SECONDS).
 
     Targets are (N parameters, D tokens) pairs; computes are budgets in FLOPs; losses print in nats/token.
 
@@ -112,7 +114,8 @@ def run_backtest(fit, boot, n_boot: int = BACKTEST_BOOT, seed: int | None = 0):
 
 
 def run_comparison(fit, laws: Sequence[Any]):
-    """The fitted law compared with ``laws`` on the same runs and objective (:func:`scalefit.approaches.compare_laws.compare`)."""
+    """The fitted law compared with ``laws`` on the same runs and objective
+    (:func:`scalefit.approaches.compare_laws.compare`)."""
     from ..approaches.compare_laws import compare
 
     delta = fit.objective.delta if fit.objective.kind == "huber" and not fit.delta_source.startswith(
