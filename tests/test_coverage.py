@@ -7,7 +7,8 @@ import pytest
 
 import scalefit
 from scalefit import datasets
-from scalefit.simulation.coverage import check_coverage, estimate_noise, simulate_log_losses
+from scalefit.simulation.coverage import check_coverage, simulate_log_losses
+from scalefit.uncertainty.noise import estimate_noise
 
 
 @pytest.fixture(scope="module")

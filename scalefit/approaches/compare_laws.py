@@ -25,6 +25,7 @@ import pandas as pd
 
 from ..core.errors import FitError, ScalefitError
 from ..data.runs import RunTable, load_runs
+from ..fitting.fit import fit_spec
 from ..fitting.spec import FitSpec
 from ..laws import DEFAULT_LAW, Law, get_law
 
@@ -69,7 +70,7 @@ def leave_largest_out(spec: FitSpec, runs: RunTable, k_max: int = DEFAULT_K, col
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                small = spec.fit(runs.subset(~held, reason=f"comparison: {k} largest {column} held out"))
+                small = fit_spec(spec, runs.subset(~held, reason=f"comparison: {k} largest {column} held out"))
                 x = {c: runs.df[c].to_numpy(float)[held] for c in spec.law.inputs}
                 pred = small.predict(x, threshold=None)
         except (ScalefitError, ValueError) as exc:
@@ -198,7 +199,7 @@ def compare(runs: RunTable | pd.DataFrame | str, laws: Sequence[str | Law] = (DE
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                result = spec.fit(table)
+                result = fit_spec(spec, table)
             except FitError as exc:
                 messages[label] = [str(exc)]
                 continue

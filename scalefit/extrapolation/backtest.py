@@ -31,7 +31,7 @@ from scipy.stats import binomtest
 
 from ..core.errors import FitError, ScalefitError, ScalefitWarning
 from ..laws import allocation
-from ..simulation.coverage import estimate_noise
+from ..uncertainty.noise import estimate_noise, noise_sd
 from .predictive import (
     SUPPORT_FACTOR,
     Calibration,
@@ -40,7 +40,6 @@ from .predictive import (
     compute_span,
     extrapolation_limits,
     newrun_interval,
-    noise_sd,
 )
 
 FRACTIONS = (0.5, 0.6, 0.7, 0.8, 0.9)  # share of runs below each cut-off
@@ -57,7 +56,7 @@ def refit(fit, table):
     original fit did (re-estimated when it was automatic, the same number otherwise).
 
     The ONE place the backtest builds a fit: when the shared fit specification exists, this becomes
-    ``spec.fit(table)``.
+    ``fit_spec(spec, table)``.
     """
     from ..fitting.fit import fit as fit_law  # a use of the API, like a user's script
 

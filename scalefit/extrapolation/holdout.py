@@ -24,6 +24,8 @@ import pandas as pd
 
 from ..core import conventions
 from ..core.errors import ExtrapolationWarning, FitError
+from ..fitting.fit import fit_spec
+from ..uncertainty.noise import fit_noise, noise_sd
 
 HOLDOUT_FRACTION = 0.1
 MAX_FRACTION = 0.25  # hold out at most this share of the runs (unless one model size alone is more)
@@ -188,7 +190,7 @@ def holdout_check(fit, fraction: float = HOLDOUT_FRACTION, n_boot: int = 200, se
                                             "held out")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        small = fit.spec.fit(train_table)  # the same spec: an automatic delta is re-estimated, and says so
+        small = fit_spec(fit.spec, train_table)  # the same spec: an automatic delta is re-estimated, and says so
         boot = small.bootstrap(n=n_boot, seed=seed, scheme=scheme, progress=False)
         warnings.simplefilter("ignore", ExtrapolationWarning)
         inputs = {k: runs.df[k].to_numpy(float)[held] for k in fit.law.inputs}
@@ -231,10 +233,7 @@ def select_held_out(N: np.ndarray, compute: np.ndarray, fraction: float = HOLDOU
 def _prediction_interval(fit, boot, inputs: dict[str, np.ndarray], seed: int | None):
     """Percentile interval of replicate predictions times exp(noise), noise ~ N(0, sd_between^2 + sd_within^2)
     estimated from the small-run fit's residuals: where a single new run is expected to land."""
-    from ..simulation.coverage import estimate_noise
-
-    noise = estimate_noise(fit.residuals, fit.runs.groups)
-    sd = float(np.hypot(noise["sd_between"], noise["sd_within"]))
+    sd = noise_sd(fit_noise(fit))
     reps = fit.law.predict(boot.replicates, inputs)  # (B, m), all replicates at once
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
     draws = np.log(reps) + rng.normal(0.0, sd, size=reps.shape)

@@ -7,7 +7,7 @@ Each answers a different question, and each contains the one before it:
 2. **new-run interval** — where the loss of *one new training run* at that (N, D) lands: the band plus
    run-to-run noise, log L_new = log L_replicate + u + e with u ~ N(0, sd_between^2) (a new model size has
    its own offset) and e ~ N(0, sd_within^2), the two sds estimated from the fit's log residuals
-   (:func:`scalefit.simulation.coverage.estimate_noise`). Its limits are quantiles of that normal mixture, found
+   (:func:`scalefit.uncertainty.noise.estimate_noise`). Its limits are quantiles of that normal mixture, found
    exactly by bisection (no random draws).
 3. **extrapolation interval** — adds the error of the *law itself* beyond the data, measured on the
    user's own sweep by backtests (:mod:`scalefit.backtest`): fit below a cut-off, predict above it, record
@@ -82,7 +82,9 @@ import pandas as pd
 from scipy.special import ndtr, ndtri
 from scipy.stats import rankdata
 
+from ..core.errors import ExtrapolationWarning, ScalefitError
 from ..core.formatting import from_json_safe, json_safe
+from ..uncertainty.noise import fit_noise, noise_sd
 
 FALLBACK_INFLATION = 1.5  # too few backtest points: q = this x max(largest normalised error, normal quantile)
 SUPPORT_FACTOR = 3.0  # a target farther than this x the largest backtested distance is not supported
@@ -132,11 +134,6 @@ def newrun_interval(log_replicates: np.ndarray, noise_sd: float, level: float) -
     lo = mixture_quantile(log_replicates, noise_sd, (1 - level) / 2)
     hi = mixture_quantile(log_replicates, noise_sd, (1 + level) / 2)
     return np.exp(lo), np.exp(hi)
-
-
-def noise_sd(noise: Mapping[str, float]) -> float:
-    """sd of a new run's log loss around the true curve: hypot(sd_between, sd_within)."""
-    return float(np.hypot(noise["sd_between"], noise["sd_within"]))
 
 
 @dataclass(frozen=True)
@@ -490,12 +487,13 @@ def _pair(lo: float, hi: float) -> str:
 
 
 # -- from a Bootstrap --------------------------------------------------------------------------------------------
-def _calibration_for(boot, backtest) -> Calibration:
+def calibration_of(boot, backtest) -> Calibration:
+    """The Calibration at the bootstrap's level: from a :class:`scalefit.Backtest` (anything with
+    ``calibration_at(level)``) or a Calibration itself. The backtest is run by the caller, never here."""
     if backtest is None:
-        from .backtest import backtest as run_backtest
-
-        backtest = run_backtest(boot.fit, level=boot.level, seed=boot.seed, n_boot=0)  # calibration only
-    return backtest.calibration_at(boot.level)
+        raise ScalefitError("the extrapolation interval needs a backtest of the fit: pass "
+                            "backtest=scalefit.backtest(fit) (or a Calibration)")
+    return backtest if isinstance(backtest, Calibration) else backtest.calibration_at(boot.level)
 
 
 def compute_span(fit) -> float:
@@ -504,23 +502,12 @@ def compute_span(fit) -> float:
     return float(c.max() / c.min())
 
 
-def fit_noise(fit) -> dict[str, float]:
-    """Run-to-run noise of a fit: {sd_between, sd_within} of its log residuals by group
-    (:func:`scalefit.simulation.coverage.estimate_noise`)."""
-    from ..simulation.coverage import estimate_noise
-
-    return estimate_noise(fit.residuals, fit.runs.groups)
-
-
 def loss_intervals(boot, N, D, backtest=None, method: str | None = None) -> PredictionIntervals:
     """Law band, new-run and extrapolation intervals of the loss at (N, D) (broadcast, then flattened).
 
-    ``backtest``: a :class:`scalefit.backtest.Backtest` of ``boot.fit``; None runs one (about ten refits
-    without bootstraps, which the calibration does not need: seconds, not milliseconds).
+    ``backtest``: a :class:`scalefit.Backtest` of ``boot.fit`` (``scalefit.backtest(fit)``), or its Calibration.
     """
     import warnings
-
-    from ..core.errors import ExtrapolationWarning
 
     n, d = np.broadcast_arrays(np.asarray(N, float), np.asarray(D, float))
     with warnings.catch_warnings():
@@ -528,7 +515,7 @@ def loss_intervals(boot, N, D, backtest=None, method: str | None = None) -> Pred
         band = boot.predict(n, d, method=method, threshold=None)
     log_reps = np.log(boot.fit.law.predict(boot.replicates, {"N": n.ravel(), "D": d.ravel()}))
     return three_intervals("loss", n, d, band["estimate"], band["lo"], band["hi"], log_reps, band["distance"],
-                           boot.level, fit_noise(boot.fit), _calibration_for(boot, backtest),
+                           boot.level, fit_noise(boot.fit), calibration_of(boot, backtest),
                            span=compute_span(boot.fit))
 
 
@@ -548,7 +535,7 @@ def optimal_intervals(boot, compute, backtest=None, method: str | None = None) -
     n_opt, d_opt = opt["N_opt"]["estimate"], opt["D_opt"]["estimate"]
     distance = boot.fit.extrapolation(n_opt, d_opt)["distance"]
     loss = three_intervals("L_opt", n_opt, d_opt, opt["L_opt"]["estimate"], opt["L_opt"]["lo"], opt["L_opt"]["hi"],
-                           np.log(reps), distance, boot.level, fit_noise(boot.fit), _calibration_for(boot, backtest),
+                           np.log(reps), distance, boot.level, fit_noise(boot.fit), calibration_of(boot, backtest),
                            compute=c, span=compute_span(boot.fit))
     note = ("N_opt has a law band only: run-to-run noise does not move the optimum, and backtests measure "
             "errors in loss, not in the allocation")

@@ -2,15 +2,14 @@
 
 :func:`engine_for` returns a :class:`VarproEngine` when the law (after fixing and tying) is separable,
 else a :class:`GeneralEngine`. Both build the problem, solve it globally, map internal parameters to the
-law's public parameter rows, give residuals and their Jacobian for the diagnostics, and draw bootstrap
-replicates. ``fit``, ``bootstrap``, the held-out check, coverage and comparison go through this and never
-ask which kind of law they hold.
+law's public parameter rows, and give residuals and their Jacobian for the diagnostics (bootstrap
+replicates of either kind: :func:`scalefit.uncertainty.replicates.replicates`). ``fit``, ``bootstrap``, the
+held-out check, coverage and comparison go through this and never ask which kind of law they hold.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
@@ -19,7 +18,6 @@ from ..laws.base import Law
 from ..laws.separable import ReducedSeparable, solver_view
 from ..solver import general as general_solver
 from ..solver import objective as obj
-from ..uncertainty import resampling
 
 NEGLIGIBLE_SHARE = 1e-4  # a term contributing less than this fraction of every prediction is "absent"
 
@@ -83,9 +81,6 @@ class VarproEngine:
         _, share = obj.log_predict(self.view, z, problem.features)
         return dict(zip(self.view.linear_names, share.max(axis=-1).tolist(), strict=True))
 
-    def replicates(self, problem, z0, groups, n, scheme, rng, n_jobs=1, progress=False, **kwargs):
-        return resampling.run_replicates(problem, z0, groups, n, scheme, rng, n_jobs, progress, **kwargs)
-
     def stationary(self, problem, z, value) -> bool:
         return solver.is_stationary(problem, z, value)
 
@@ -145,43 +140,6 @@ class GeneralEngine:
 
     def stationary(self, problem, z, value) -> bool:
         return general_solver.is_stationary(problem, z, value)
-
-    def replicates(self, problem, z0, groups, n, scheme, rng, n_jobs=1, progress=False, verify: int = 4,
-                   jackknife: bool = True) -> resampling.Replicates:
-        """Bootstrap replicates for the general path: draw, batched warm-started refits, rescue, verify."""
-        weights = resampling.resample_weights(groups, n, scheme, rng)
-        log_loss = None
-        if scheme == "residual":
-            log_pred = problem.log_predict(z0)
-            resid = problem.log_loss - log_pred
-            rows = resid.size
-            resid = (resid - resid.mean()) * np.sqrt(rows / max(rows - z0.size, 1))
-            log_loss = log_pred + resid[rng.integers(0, rows, size=(n, rows))]
-        z, ok = self._refits(problem, z0, weights, log_loss)
-        picked = rng.choice(np.flatnonzero(ok), size=min(verify, int(ok.sum())), replace=False)
-        mismatches = []
-        for i in picked:
-            sub = problem.reweighted(weights[i], None if log_loss is None else log_loss[i])
-            glob = general_solver.solve(sub)
-            if glob.value < float(sub.value(z[i])) * (1 - 1e-7):
-                mismatches.append(int(i))
-                z[i] = glob.z
-        checks: dict[str, Any] = {"checked": int(picked.size), "mismatches": mismatches}
-        jack = None
-        if jackknife:
-            jw = resampling.jackknife_weights(groups, scheme)
-            jz, jok = self._refits(problem, z0, jw, None)
-            jack = jz[jok] if jok.sum() > 1 else None
-        return resampling.Replicates(z=z, ok=ok, checks=checks, jackknife=jack)
-
-    @staticmethod
-    def _refits(problem, z0, weights, log_loss):
-        batch = general_solver.refine(problem, np.tile(z0, (len(weights), 1)), weights * problem.weights, log_loss)
-        z, ok = batch.z.copy(), batch.converged.copy()
-        for i in np.flatnonzero(~ok):
-            sub = problem.reweighted(weights[i], None if log_loss is None else log_loss[i])
-            z[i], _, ok[i] = general_solver.rescue(sub, z[i])
-        return z, ok
 
 
 def engine_for(law: Law, method: str = "auto"):

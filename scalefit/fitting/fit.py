@@ -29,7 +29,7 @@ class Fit:
     Attributes: ``law``, ``params`` (every public parameter, fixed ones included), ``objective``,
     ``delta_source`` (how the Huber delta was chosen), ``method`` (text), ``solution`` (the solver's record,
     internal parameters), ``runs`` (the RunTable fitted), ``diagnostics`` and ``warnings`` (text a user must
-    see), ``spec`` (the FitSpec that produced it: refit other runs with ``fit.spec.fit(runs)``).
+    see), ``spec`` (the FitSpec that produced it: refit other runs with ``scalefit.fit(runs, spec=fit.spec)``).
 
     Examples
     --------
@@ -502,7 +502,7 @@ class Fit:
 
 def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = DEFAULT_LAW, objective: str = "huber",
         delta: float | str | None = None, method: str = "auto", weights: np.ndarray | None = None,
-        n_starts: int = solver.N_POLISH, grid_points: int | None = None) -> Fit:
+        n_starts: int = solver.N_POLISH, grid_points: int | None = None, spec: FitSpec | None = None) -> Fit:
     """Fit a scaling law to runs by a global, reproducible optimisation.
 
     The fitted parameters are in the law's units: loss in nats/token, N in parameters, D in tokens (Chinchilla:
@@ -529,6 +529,9 @@ def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = DEFAULT_LAW, objec
         ``"hoffmann-grid"``: L-BFGS-B from Hoffmann et al.'s 4,500 starts (slow; for replication).
     weights:
         Per-run weights (n,); default: the table's ``weight`` column, else 1.
+    spec:
+        A :class:`scalefit.FitSpec` (e.g. ``other_fit.spec``) to fit exactly as it says, instead of ``law``,
+        ``objective``, ``delta``, ``method``, ``n_starts`` and ``grid_points``.
 
     Examples
     --------
@@ -540,7 +543,8 @@ def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = DEFAULT_LAW, objec
     >>> kaplan.law.name, kaplan.status
     ('kaplan', 'identified')
     """
-    spec = FitSpec.make(law, objective, delta, method, n_starts, grid_points)
+    if spec is None:
+        spec = FitSpec.make(law, objective, delta, method, n_starts, grid_points)
     return fit_spec(spec, runs, weights)
 
 

@@ -34,7 +34,7 @@ class FitSpec:
     >>> spec = scalefit.FitSpec.make(objective="hoffmann")
     >>> spec.describe()  # doctest: +ELLIPSIS
     'E + A/N^alpha + B/D^beta; objective hoffmann (delta auto); method auto'
-    >>> fit = spec.fit(scalefit.datasets.load("example_chinchilla"))
+    >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"), spec=spec)
     >>> fit.delta_source
     'delta=1e-3 preset of Hoffmann et al. 2022'
     """
@@ -114,22 +114,6 @@ class FitSpec:
     def _solve_method(self) -> str:
         return "varpro" if self.method in ("auto", "hoffmann-grid") and self.engine.kind == "varpro" else \
             ("general" if self.engine.kind == "general" else self.method)
-
-    def fit(self, runs, weights: np.ndarray | None = None):
-        """Run this spec on ``runs`` (anything :func:`scalefit.load_runs` accepts): a Fit.
-
-        Its parameters are in the law's units (loss in nats/token, N in parameters, D in tokens).
-
-        Examples
-        --------
-        >>> spec = scalefit.FitSpec.make(objective="hoffmann")
-        >>> fit = spec.fit(scalefit.datasets.load("example_chinchilla"))
-        >>> print(f"E = {fit.params['E']:.2f} nats/token")
-        E = 1.67 nats/token
-        """
-        from .fit import fit_spec
-
-        return fit_spec(self, runs, weights)
 
     def describe(self) -> str:
         """One line: the law's formula, the objective with its delta rule, and the method.

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .base import Law, ParamSpec
+from .nnls import lsq_coefficients
 
 REFERENCE_COMPUTE = 1e20  # FLOPs; where the frontier's constant is evaluated for the inverse
 
@@ -77,8 +78,6 @@ class Kaplan(Law):
         (N_c^r, D_c): the best non-negative pair for the relative least-squares fit of L^(1/alpha_D) is solved
         exactly in every cell. Returns (rows (G, 4), grid shape, the exponent ranges searched).
         """
-        from ..solver.general import lsq_coefficients
-
         ranges = tuple(s.grid for s in self.param_specs[2:])
         a_n, a_d = (np.geomspace(lo, hi, points) for lo, hi in ranges)
         grid_n, grid_d = (g.ravel() for g in np.meshgrid(a_n, a_d, indexing="ij"))

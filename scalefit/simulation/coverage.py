@@ -25,30 +25,13 @@ import pandas as pd
 
 from ..laws import ComputeOptimal, Law
 from ..uncertainty import intervals
+from ..uncertainty.noise import estimate_noise, noise_sd
+from ..uncertainty.replicates import replicates
 
 VERIFY_PER_DATASET = 2  # global-method checks of warm-started replicates per simulated dataset and scheme
 NEW_RUN = "L_new(10x C_max) new-run"  # a fresh run at the true optimum, 10x the largest compute
 NEW_RUN_EXTRAP = "L_new(10x C_max) extrapolation"
 L_OPT = "L_opt(10x C_max)"
-
-
-def estimate_noise(log_residuals: np.ndarray, groups: np.ndarray) -> dict[str, float]:
-    """Between-group and within-group sd of log residuals (one-way random effects, method of moments).
-
-    With every run in its own group the between-group part is not identified and all noise is within.
-    """
-    r = np.asarray(log_residuals, dtype=float)
-    _, codes, sizes = np.unique(groups, return_inverse=True, return_counts=True)
-    n_groups, rows = sizes.size, r.size
-    if n_groups == rows:
-        return {"sd_between": 0.0, "sd_within": float(np.std(r, ddof=1))}
-    means = np.bincount(codes, weights=r) / sizes
-    within_ss = np.sum((r - means[codes]) ** 2)
-    var_within = within_ss / (rows - n_groups)
-    between_ms = np.sum(sizes * (means - r.mean()) ** 2) / (n_groups - 1)
-    n0 = (rows - np.sum(sizes**2) / rows) / (n_groups - 1)  # effective group size (unbalanced ANOVA)
-    var_between = max((between_ms - var_within) / n0, 0.0)
-    return {"sd_between": float(np.sqrt(var_between)), "sd_within": float(np.sqrt(var_within))}
 
 
 def simulate_log_losses(log_pred: np.ndarray, groups: np.ndarray, noise: dict[str, float], count: int,
@@ -254,7 +237,7 @@ def _one_dataset(seed_seq, spec, engine, problem, data, log_pred, groups, noise,
                  new_run=None, truth_fit=None):
     """Simulate, fit (through the spec's objective rule and engine) and bootstrap one dataset;
     intervals {(scheme, method): (lo (Q,), hi (Q,))}, and a fresh draw of the new run."""
-    from ..extrapolation.predictive import extrapolation_limits, newrun_interval, noise_sd
+    from ..extrapolation.predictive import extrapolation_limits, newrun_interval
 
     rng = np.random.default_rng(seed_seq)
     y = simulate_log_losses(log_pred, groups, noise, 1, rng)[0]
@@ -275,7 +258,7 @@ def _one_dataset(seed_seq, spec, engine, problem, data, log_pred, groups, noise,
     calibration = _simulated_backtest(truth_fit, y, level) if truth_fit is not None else None
     out, failed = {}, 0
     for scheme in schemes:
-        reps = engine.replicates(sim, sol.z, groups, n, scheme, rng, verify=VERIFY_PER_DATASET,
+        reps = replicates(engine, sim, sol.z, groups, n, scheme, rng, verify=VERIFY_PER_DATASET,
                                  jackknife="bca" in methods)
         failed += int((~reps.ok).sum())
         values = _stack(coverage_quantities(law, engine.public(sim, reps.z[reps.ok]), compute))

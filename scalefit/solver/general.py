@@ -21,7 +21,6 @@ predictions (..., n).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
@@ -30,6 +29,7 @@ from scipy.optimize import minimize
 
 from ..core.errors import FitError
 from ..laws.base import Law
+from ..laws.nnls import lsq_coefficients
 from . import Solution
 from . import objective as obj
 from .lm import BatchResult
@@ -168,43 +168,6 @@ def grid_ranges(problem: GeneralProblem) -> tuple[list[int], list[tuple[float, f
 def _projectable(problem: GeneralProblem) -> list[int]:
     """Free parameters declared linear whose value only scales a term (projected out on the grid)."""
     return [i for i, s in enumerate(problem.free_specs) if s.linear]
-
-
-def _batched_solve(matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    """Solve (G, K, K) x = (G, K); singular or non-finite cells get NaN (they are then never chosen)."""
-    ok = np.all(np.isfinite(matrix), axis=(-2, -1)) & np.all(np.isfinite(rhs), axis=-1)
-    out = np.full(rhs.shape, np.nan)
-    with np.errstate(all="ignore"):
-        try:
-            out[ok] = np.linalg.solve(matrix[ok], rhs[ok, :, None])[..., 0]
-        except np.linalg.LinAlgError:
-            out[ok] = (np.linalg.pinv(matrix[ok]) @ rhs[ok, :, None])[..., 0]
-    return out
-
-
-def lsq_coefficients(design: np.ndarray, target: np.ndarray, weights: np.ndarray, nonneg: bool):
-    """min_c sum w (design^T c - target)^2 for every cell; design (G, K, n), target (G, n). Returns c (G, K)."""
-    wd = design * weights
-    gram = wd @ np.swapaxes(design, -1, -2)
-    rhs = np.einsum("gkn,gn->gk", wd, target)
-    total = np.einsum("gn,gn->g", target * weights, target)
-    n_cells, k = rhs.shape
-    if not nonneg:
-        return np.nan_to_num(_batched_solve(gram, rhs))
-    best_c = np.zeros((n_cells, k))
-    best_rss = total.copy()
-    for size in range(1, k + 1):
-        for support in itertools.combinations(range(k), size):
-            idx = np.array(support)
-            sub = gram[:, idx[:, None], idx[None, :]]
-            sol = _batched_solve(sub, rhs[:, idx])
-            rss = total - np.einsum("gk,gk->g", sol, rhs[:, idx])
-            ok = np.all(sol > 0, axis=1) & np.isfinite(rss) & (rss < best_rss)
-            best_rss = np.where(ok, rss, best_rss)
-            full = np.zeros((n_cells, k))
-            full[:, idx] = sol
-            best_c = np.where(ok[:, None], full, best_c)
-    return best_c
 
 
 def grid_search(problem: GeneralProblem, ranges: list[tuple[float, float]], points: int):

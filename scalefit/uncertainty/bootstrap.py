@@ -25,6 +25,7 @@ from ..core.formatting import SPREAD_NOTE, spread
 from ..laws import ComputeOptimal, allocation
 from ..solver import identify
 from . import intervals
+from .replicates import replicates
 from .resampling import Replicates
 
 FEW_GROUPS = 8
@@ -290,7 +291,7 @@ class Bootstrap:
 
         Returns a :class:`scalefit.extrapolation.predictive.PredictionIntervals` (estimate, band_lo/hi, newrun_lo/hi,
         extrap_lo/hi, distance, supported, n_backtest; flattened from broadcast(N, D); ``.to_frame()``).
-        ``backtest``: a :class:`scalefit.backtest.Backtest` of this fit, or None to run one (seconds).
+        ``backtest``: a :class:`scalefit.Backtest` of this fit (``scalefit.backtest(fit)``), or its Calibration.
 
         N in parameters, D in tokens; every interval in nats/token.
 
@@ -488,7 +489,7 @@ def bootstrap(fit, n: int = 1000, scheme: str | None = None, level: float = 0.95
     engine = fit.spec.engine
     problem = engine.problem(fit.data, runs.loss, fit.objective, fit.weights)
     show = sys.stderr.isatty() if progress is None else progress
-    reps = engine.replicates(problem, fit.solution.z, groups, int(n), scheme, rng, n_jobs, show)
+    reps = replicates(engine, problem, fit.solution.z, groups, int(n), scheme, rng, n_jobs, show)
     if int(reps.ok.sum()) < 2:
         why = "; ".join(f"{c} {r}" for r, c in reps.checks.get("failed_by_reason", {}).items())
         raise FitError(f"only {int(reps.ok.sum())} of {n} bootstrap replicates could be fitted ({why}): these data "
