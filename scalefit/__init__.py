@@ -46,7 +46,7 @@ _EXPORTS = {
     "Identifiability": "fitting.identify",
     "LeaveLargestOut": "extrapolation.backtest",
     "Plan": "laws.allocation",
-    "PredictionIntervals": "extrapolation.predictive",
+    "PredictionIntervals": "uncertainty.prediction",
     "RunTable": "data.runs",
     "ScalefitError": "core.errors",
     "ScalefitWarning": "core.errors",

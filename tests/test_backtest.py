@@ -11,7 +11,8 @@ import pytest
 import scalefit
 from scalefit import datasets
 from scalefit.extrapolation.backtest import Backtest, LeaveLargestOut, backtest, cutoffs, leave_largest_out, refit
-from scalefit.extrapolation.predictive import SUPPORT_FACTOR, PredictionIntervals
+from scalefit.uncertainty.calibration import SUPPORT_FACTOR
+from scalefit.uncertainty.prediction import PredictionIntervals
 
 
 @pytest.fixture(scope="module")

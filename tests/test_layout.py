@@ -36,7 +36,6 @@ STAGES = {
 #: (importing module, imported module): a lazy, one-line convenience on a result object reaching a higher stage
 CONVENIENCES = {
     ("scalefit.fitting.fit", "scalefit.uncertainty.bootstrap"),          # Fit.bootstrap()
-    ("scalefit.uncertainty.bootstrap", "scalefit.extrapolation.predictive"),  # Bootstrap.predict_intervals()
     ("scalefit.extrapolation.backtest", "scalefit.plots.backtest"),      # Backtest.figure()
     ("scalefit.approaches.compare_laws", "scalefit.plots.comparison"),   # Comparison.figure()
 }

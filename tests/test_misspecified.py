@@ -53,7 +53,7 @@ def study():
 @pytest.mark.slow
 def test_misspecified_extrapolation_interval_covers_the_truth_at_nominal_where_the_band_does_not(study):
     """Measured (seed 0, R = 200): band 0.030, new-run 0.065, extrapolation 0.945 (MCSE 0.016) of the true
-    curve; median half-widths 0.011, 0.013 and 0.038 in log loss (predictive's module docstring)."""
+    curve; median half-widths 0.011, 0.013 and 0.038 in log loss (scalefit.uncertainty.calibration's docstring)."""
     table = study.table().set_index("interval")
     assert study.failed_datasets <= 4
     assert table.loc["band", "coverage_truth"] < 0.95 - 2 * table.loc["band", "mcse"], study.summary()

@@ -10,18 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import norm
 
-from scalefit.extrapolation.predictive import (
+from scalefit.uncertainty.calibration import (
     FALLBACK_INFLATION,
     Calibration,
-    PredictionIntervals,
     calibrate,
     min_points,
-    mixture_quantile,
-    newrun_interval,
     reach,
-    three_intervals,
     trend_rejects,
 )
+from scalefit.uncertainty.prediction import PredictionIntervals, mixture_quantile, newrun_interval, three_intervals
 
 
 def test_min_points_is_where_the_conformal_quantile_exists():

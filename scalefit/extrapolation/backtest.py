@@ -4,7 +4,7 @@ A backtest fits the law on the runs below a cut-off and predicts the runs above 
 cut-offs by model size N and by training compute C = 6ND (fractions FRACTIONS of the runs below the cut).
 Every held-out run gives one point: its log error log(predicted) - log(observed) against its
 extrapolation distance (largest of its N, D and C ratios to the training maxima). Those points calibrate
-the extrapolation interval (:func:`scalefit.extrapolation.predictive.calibrate`), and the same table shows how often
+the extrapolation interval (:func:`scalefit.uncertainty.prediction.calibrate`), and the same table shows how often
 each interval held the runs it had not seen, with a binomial test against the nominal level.
 
 The ``inside_extrap`` column is cross-fitted: the interval of a point is calibrated on the points of the
@@ -31,16 +31,9 @@ from scipy.stats import binomtest
 
 from ..core.errors import FitError, ScalefitError, ScalefitWarning
 from ..laws import allocation
+from ..uncertainty.calibration import SUPPORT_FACTOR, Calibration, calibrate
 from ..uncertainty.noise import estimate_noise, noise_sd
-from .predictive import (
-    SUPPORT_FACTOR,
-    Calibration,
-    PredictionIntervals,
-    calibrate,
-    compute_span,
-    extrapolation_limits,
-    newrun_interval,
-)
+from ..uncertainty.prediction import PredictionIntervals, compute_span, extrapolation_limits, newrun_interval
 
 FRACTIONS = (0.5, 0.6, 0.7, 0.8, 0.9)  # share of runs below each cut-off
 CUT_BY = ("N", "C")
@@ -556,7 +549,7 @@ def leave_largest_out(fit, fraction: float = 0.1, n_boot: int = 200, seed: int |
         except np.linalg.LinAlgError as exc:
             raise FitError(f"the bootstrap of the fit without the largest runs failed ({exc})") from None
     bt = backtest(small, level=level, seed=seed, **dict(backtest_options or {}))
-    from .predictive import loss_intervals
+    from ..uncertainty.prediction import loss_intervals
 
     intervals = loss_intervals(boot, runs.N[held], runs.D[held], bt)
     observed = runs.loss[held]

@@ -193,8 +193,8 @@ def optimal_loss_intervals(boot: Bootstrap, c: float, backtest):
     """The three intervals of the loss L* a new compute-optimal run at C reaches, for any law with an
     allocation (its own ``compute_optimal``): the law band and new-run interval from every replicate's own
     optimum, the extrapolation interval at the distance of the point estimate's (N_opt, D_opt)."""
-    from ..extrapolation.predictive import compute_span, three_intervals
     from ..uncertainty.noise import fit_noise
+    from ..uncertainty.prediction import compute_span, three_intervals
 
     fit, law = boot.fit, boot.fit.law
     cc = np.atleast_1d(float(c))

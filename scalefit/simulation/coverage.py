@@ -237,7 +237,7 @@ def _one_dataset(seed_seq, spec, engine, problem, data, log_pred, groups, noise,
                  new_run=None, truth_fit=None):
     """Simulate, fit (through the spec's objective rule and engine) and bootstrap one dataset;
     intervals {(scheme, method): (lo (Q,), hi (Q,))}, and a fresh draw of the new run."""
-    from ..extrapolation.predictive import extrapolation_limits, newrun_interval
+    from ..uncertainty.prediction import extrapolation_limits, newrun_interval
 
     rng = np.random.default_rng(seed_seq)
     y = simulate_log_losses(log_pred, groups, noise, 1, rng)[0]
@@ -286,7 +286,7 @@ def _simulated_backtest(truth_fit, log_loss: np.ndarray, level: float) -> dict[s
 
     from ..core.errors import ScalefitWarning
     from ..extrapolation.backtest import backtest, refit
-    from ..extrapolation.predictive import compute_span
+    from ..uncertainty.prediction import compute_span
 
     runs = truth_fit.runs
     table = replace(runs, df=runs.df.assign(loss=np.exp(log_loss)))
@@ -429,8 +429,8 @@ def _one_misspecified(seed_seq, truth, design, noise, target_n, target_d, n_boot
     from ..core.errors import ScalefitError, ScalefitWarning
     from ..data.runs import load_runs
     from ..extrapolation.backtest import backtest
-    from ..extrapolation.predictive import loss_intervals
     from ..fitting.fit import fit as fit_law
+    from ..uncertainty.prediction import loss_intervals
 
     rng = np.random.default_rng(seed_seq)
     y = simulate_log_losses(np.log(truth(design["N"], design["D"])), design["group"], noise, 1, rng)[0]

@@ -24,7 +24,7 @@ from ..core.errors import FitError, ScalefitWarning
 from ..core.formatting import SPREAD_NOTE, spread
 from ..laws import ComputeOptimal, allocation
 from ..solver import identify
-from . import intervals
+from . import intervals, prediction
 from .replicates import replicates
 from .resampling import Replicates
 
@@ -289,7 +289,7 @@ class Bootstrap:
         """Loss at (N, D) with three intervals: law band (the fitted curve), new-run interval (adds
         run-to-run noise) and extrapolation interval (adds model error measured by backtests).
 
-        Returns a :class:`scalefit.extrapolation.predictive.PredictionIntervals` (estimate, band_lo/hi, newrun_lo/hi,
+        Returns a :class:`scalefit.uncertainty.prediction.PredictionIntervals` (estimate, band_lo/hi, newrun_lo/hi,
         extrap_lo/hi, distance, supported, n_backtest; flattened from broadcast(N, D); ``.to_frame()``).
         ``backtest``: a :class:`scalefit.Backtest` of this fit (``scalefit.backtest(fit)``), or its Calibration.
 
@@ -306,13 +306,11 @@ class Bootstrap:
         >>> bool(pi.extrap_hi[0] - pi.extrap_lo[0] >= pi.band_hi[0] - pi.band_lo[0])
         True
         """
-        from ..extrapolation.predictive import loss_intervals
-
-        return loss_intervals(self, N, D, backtest, method)
+        return prediction.loss_intervals(self, N, D, backtest, method)
 
     def optimal_intervals(self, compute, backtest=None, method: str | None = None) -> dict[str, Any]:
         """Compute-optimal loss L*(C) with the three intervals, and N_opt(C) with its law band; see
-        :func:`scalefit.extrapolation.predictive.optimal_intervals`.
+        :func:`scalefit.uncertainty.prediction.optimal_intervals`.
 
         compute in FLOPs; L_opt in nats/token, N_opt in parameters.
 
@@ -325,10 +323,8 @@ class Bootstrap:
         >>> sorted(out)
         ['L_opt', 'N_opt', 'notes']
         """
-        from ..extrapolation.predictive import optimal_intervals
-
         allocation.require(self.fit.law, ComputeOptimal)
-        return optimal_intervals(self, compute, backtest, method)
+        return prediction.optimal_intervals(self, compute, backtest, method)
 
     def apply(self, fn: Callable[[dict[str, float]], Any]) -> np.ndarray:
         """fn(params dict of floats) for every replicate, stacked: (B, ...). For functions that do not
