@@ -35,8 +35,8 @@ STAGES = {
 
 #: (importing module, imported module): a lazy, one-line convenience on a result object reaching a higher stage
 CONVENIENCES = {
-    ("scalefit.fitting.fit", "scalefit.uncertainty.bootstrap"),          # Fit.bootstrap()
-    ("scalefit.extrapolation.backtest", "scalefit.plots.backtest"),      # Backtest.figure()
+    ("scalefit.fitting.result", "scalefit.uncertainty.bootstrap"),       # Fit.bootstrap()
+    ("scalefit.extrapolation.backtest_result", "scalefit.plots.backtest"),  # Backtest.figure()
     ("scalefit.approaches.compare_laws", "scalefit.plots.comparison"),   # Comparison.figure()
 }
 
