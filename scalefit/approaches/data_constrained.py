@@ -23,6 +23,9 @@ ColPret checkpoint rows (24x and 640x faster than solving the replicates one by 
 law="data_constrained")``, variable projection over alpha, beta, R_N*, R_D*) is left to the general engine: its
 batched bootstrap takes ~6 s per 100 replicates on the 182 C4 runs (it took > 200 s for 20 before the engine's
 batched global check replaced the per-replicate multi-start verification).
+
+This module runs the staged fit; the stage-2 objective and its grid search are in :mod:`.dc_stage2`, the
+result classes (:class:`DataConstrainedFit`, :class:`EpochAllocation`) in :mod:`.dc_result`.
 """
 
 from __future__ import annotations
@@ -30,293 +33,40 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy.optimize import minimize
 
 from ..core.errors import DataError, FitError, ScalefitWarning
 from ..data.runs import RunTable
-from ..laws.data_constrained import (
-    PAPER_C4_BASE,
-    DataConstrained,
-    d_log_effective_d_rstar,
-    log_effective,
-    predict_loss,
-    repetition_features,
+from ..laws.data_constrained import PAPER_C4_BASE, DataConstrained, repetition_features
+
+# the result classes and the stage-2 problem moved to dc_result / dc_stage2; every old name stays reachable here
+from .dc_result import (  # noqa: F401
+    MAX_EPOCHS,
+    MIN_EPOCHS,
+    DataConstrainedFit,
+    EpochAllocation,
+    _optimal_n,
+    _records,
+    _unlimited_loss,
+)
+from .dc_stage2 import (  # noqa: F401
+    GRID_CHUNK_BYTES,
+    GRID_LOG_RANGE,
+    GRID_POINTS,
+    HUBER_DELTA,
+    LOG_STAR_BOUNDS,
+    PAPER_STARTS,
+    STAR_NAMES,
+    _huber,
+    _huber_rho,
+    _local_minima,
+    _Stage2,
 )
 from .errors import BaseFitWarning
 
-HUBER_DELTA = 1e-3
-PAPER_STARTS = (20.0 / 3.0, 40.0 / 3.0, 20.0)
-STAR_NAMES = ("R_N_star", "R_D_star")
-LOG_STAR_BOUNDS = (np.log(1e-3), np.log(1e5))
-GRID_LOG_RANGE = LOG_STAR_BOUNDS  # R* from 0.001 to 100,000 repetitions: the search box of every replicate
-GRID_POINTS = 160
-GRID_CHUNK_BYTES = 2.0e8  # memory budget of one chunk of the exhaustive grid (its temporaries included)
 OPEN_FACTOR = 10.0  # R* beyond this multiple of the largest observed R is "no measurable cost"
-MAX_EPOCHS, MIN_EPOCHS = 1e4, 1e-3  # the allocation's search range in epochs D/U
 MODEL_SIZE_RTOL = 1e-4  # model sizes within this relative difference are one cluster
-
-
-def _huber(r: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
-    psi = np.clip(r, -delta, delta)
-    return _huber_rho(r, delta), psi
-
-
-def _huber_rho(r: np.ndarray, delta: float) -> np.ndarray:
-    """Huber loss of r: with m = min(|r|, delta), rho = m (|r| - m / 2) (0.5 r^2 inside, linear outside)."""
-    a = np.abs(r)
-    m = np.minimum(a, delta)
-    a -= 0.5 * m
-    a *= m
-    return a
-
-
-@dataclass(frozen=True)
-class _Stage2:
-    """Precomputed pieces of the stage-2 objective (base fixed): arrays of shape (n,)."""
-
-    a_coef: float
-    b_coef: float
-    e_coef: float
-    alpha: float
-    beta: float
-    log_un: np.ndarray
-    r_n: np.ndarray
-    log_ud: np.ndarray
-    r_d: np.ndarray
-    log_loss: np.ndarray
-    delta: float
-
-    def value_and_grad(self, z: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray]:
-        rn_star, rd_star = np.exp(z)
-        term_n = self.a_coef * np.exp(-self.alpha * log_effective(self.log_un, self.r_n, rn_star))
-        term_d = self.b_coef * np.exp(-self.beta * log_effective(self.log_ud, self.r_d, rd_star))
-        pred = self.e_coef + term_n + term_d
-        r = np.log(pred) - self.log_loss
-        rho, psi = _huber(r, self.delta)
-        dr_n = -self.alpha * term_n * d_log_effective_d_rstar(self.r_n, rn_star) * rn_star / pred
-        dr_d = -self.beta * term_d * d_log_effective_d_rstar(self.r_d, rd_star) * rd_star / pred
-        wpsi = weights * psi
-        return float(np.sum(weights * rho)), np.array([np.sum(wpsi * dr_n), np.sum(wpsi * dr_d)])
-
-    def grid_rho(self, log_rn: np.ndarray, log_rd: np.ndarray) -> np.ndarray:
-        """Huber loss of every row at every cell of the grid log_rn x log_rd: shape (len(rn) * len(rd), n)."""
-        term_n = self.a_coef * np.exp(-self.alpha * log_effective(self.log_un, self.r_n, np.exp(log_rn)[:, None]))
-        term_d = self.b_coef * np.exp(-self.beta * log_effective(self.log_ud, self.r_d, np.exp(log_rd)[:, None]))
-        r = np.log(self.e_coef + term_n[:, None, :] + term_d[None, :, :])
-        r -= self.log_loss
-        rho = _huber_rho(r, self.delta)
-        return rho.reshape(-1, rho.shape[-1])
-
-    def grid_solve(self, weights: np.ndarray, z0: np.ndarray | None = None, points: int = GRID_POINTS,
-                   refine: int = 3) -> np.ndarray:
-        """2-D search in log R* for many weight vectors at once: weights (B, n) -> z (B, 2).
-
-        Without ``z0``: an exhaustive grid over GRID_LOG_RANGE^2 (one matmul for all replicates), then
-        ``refine`` rounds of a local 11 x 11 grid (a fifth of the step each round) around each replicate's
-        best cell. With ``z0`` (2,): a local descent from z0 by the same shrinking grids (starting at a step of
-        0.1 in log R* and repeated while the best cell is on the edge), which stays in z0's basin.
-        """
-        offsets = np.linspace(-1, 1, 11)
-        if z0 is None:
-            axis = np.linspace(*GRID_LOG_RANGE, points)
-            # rows of the R_N* axis in chunks, so memory stays ~GRID_CHUNK_BYTES however many runs there are
-            rows = max(1, int(GRID_CHUNK_BYTES // (8 * 4 * points * max(len(self.log_loss), 1))))
-            # (cells, n) @ (n, B): OpenBLAS is ~10x faster in this order than weights @ rho.T for few B
-            values = np.concatenate([self.grid_rho(axis[i:i + rows], axis) @ weights.T
-                                     for i in range(0, points, rows)], axis=0).T  # (B, points^2)
-            best = np.argmin(values, axis=1)
-            z = np.stack([axis[best // points], axis[best % points]], axis=1)
-            step = axis[1] - axis[0]
-        else:
-            z = np.tile(np.asarray(z0, float), (len(weights), 1))
-            step = 0.5
-            for b in range(len(z)):  # walk downhill on a coarse local grid until the best cell is interior
-                for _ in range(40):
-                    rn_axis, rd_axis = z[b, 0] + step * offsets, z[b, 1] + step * offsets
-                    k = int(np.argmin(self.grid_rho(rn_axis, rd_axis) @ weights[b]))
-                    z[b] = np.clip((rn_axis[k // 11], rd_axis[k % 11]), *GRID_LOG_RANGE)
-                    if 0 < k // 11 < 10 and 0 < k % 11 < 10:
-                        break
-        for _ in range(refine):
-            for b in range(len(z)):
-                rn_axis, rd_axis = z[b, 0] + step * offsets, z[b, 1] + step * offsets
-                v = self.grid_rho(rn_axis, rd_axis) @ weights[b]
-                k = int(np.argmin(v))
-                z[b] = (rn_axis[k // 11], rd_axis[k % 11])
-            step /= 5.0
-        return z
-
-    def solve(self, starts: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, float, bool]:
-        best = (None, np.inf, False)
-        for z0 in starts:
-            res = minimize(self.value_and_grad, z0, args=(weights,), jac=True, method="L-BFGS-B",
-                           bounds=[LOG_STAR_BOUNDS] * 2,
-                           options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 2000})
-            if res.fun < best[1]:
-                best = (res.x, float(res.fun), bool(res.success))
-        return best
-
-
-@dataclass(frozen=True)
-class EpochAllocation:
-    """Compute-optimal N and epochs for compute C and unique tokens U, with bootstrap intervals.
-
-    ``table`` has one row per (C, U): N_opt, D_opt, epochs (D_opt/U), L_opt, L_unlimited (the base law's
-    compute-optimal loss with unlimited unique data) and each with _lo/_hi columns, and
-    share_at_search_limit (replicates whose optimum is at 10,000 or 0.001 epochs).
-    """
-
-    table: pd.DataFrame
-    level: float
-
-    def summary(self) -> str:
-        t = self.table
-        lines = [f"Compute-optimal allocation under a unique-data budget ({self.level:.0%} intervals)",
-                 f"{'C':>10} {'U':>10} {'N_opt':>24} {'epochs':>20} {'L_opt':>8} {'L_unlim':>8}"]
-        for _, row in t.iterrows():
-            lines.append(f"{row.C:10.3g} {row.U:10.3g} {row.N_opt:9.3g} [{row.N_opt_lo:.3g}, {row.N_opt_hi:.3g}]"
-                         f" {row.epochs:6.3g} [{row.epochs_lo:.3g}, {row.epochs_hi:.3g}]"
-                         f" {row.L_opt:8.4f} {row.L_unlimited:8.4f}")
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"level": self.level, "rows": _records(self.table)}
-
-    def to_frame(self) -> pd.DataFrame:
-        return self.table.copy()
-
-
-@dataclass(frozen=True)
-class DataConstrainedFit:
-    """Result of :func:`fit_data_constrained`.
-
-    Attributes: ``base`` (E, A, B, alpha, beta) and ``base_source``; ``stars`` (R_N_star, R_D_star) of the
-    staged fit; ``replicates`` (B, 2) bootstrap values of (R_N_star, R_D_star); ``intervals`` per star;
-    ``joint`` (all 7 parameters fitted together, or None); ``objective`` value; ``n_runs``, ``n_clusters``.
-    """
-
-    base: dict[str, float]
-    base_source: str
-    stars: dict[str, float]
-    objective: float
-    replicates: np.ndarray
-    intervals: dict[str, tuple[float, float]]
-    level: float
-    cluster: str
-    n_runs: int
-    n_clusters: int
-    joint: dict[str, float] | None
-    joint_objective: float | None
-    seconds: float
-    seed: int | None
-    warnings: tuple[str, ...] = ()
-    failed_replicates: int = 0
-    local_minima: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
-    data: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-
-    @property
-    def params(self) -> dict[str, float]:
-        """All seven parameters of the staged fit: base then stars."""
-        return {**self.base, **self.stars}
-
-    def predict(self, N, D, U) -> np.ndarray:
-        """Loss of the staged fit at arrays N (parameters), D (tokens), U (unique tokens)."""
-        return predict_loss(self.params, N, D, U, self.base)
-
-    def value_of_epochs(self, epochs) -> pd.DataFrame:
-        """How much repeated data is worth: D'/D after ``epochs`` passes over the unique data.
-
-        D'/D = (1 + R_D* (1 - exp(-R_D/R_D*))) / (1 + R_D) with R_D = epochs - 1; 1 means as good as fresh
-        data. Returns a frame with epochs, value, value_lo, value_hi (bootstrap of R_D*).
-        """
-        e = np.atleast_1d(np.asarray(epochs, dtype=float))
-        r = np.maximum(e - 1.0, 0.0)
-
-        def value(r_star):
-            r_star = np.asarray(r_star, dtype=float)[..., None]
-            return (1.0 - r_star * np.expm1(-r / r_star)) / (1.0 + r)
-
-        reps = value(self.replicates[:, 1]) if len(self.replicates) else np.full((1, len(e)), np.nan)
-        lo, hi = np.quantile(reps, [(1 - self.level) / 2, (1 + self.level) / 2], axis=0)
-        return pd.DataFrame({"epochs": e, "value": value(self.stars["R_D_star"]), "value_lo": lo, "value_hi": hi})
-
-    def allocate(self, compute, unique_tokens, n_grid: int = 1201) -> EpochAllocation:
-        """Compute-optimal N and epochs for each pair of compute C (FLOPs) and unique tokens U.
-
-        Minimises L(N, C/(6N), U) over N on a fine log grid (from 10,000 epochs down to 1/1,000 of an epoch), then
-        refines the minimum by a parabola through the three best grid points. Intervals: the same for every
-        bootstrap replicate of (R_N*, R_D*).
-        """
-        cs, us = np.broadcast_arrays(np.atleast_1d(np.asarray(compute, float)),
-                                     np.atleast_1d(np.asarray(unique_tokens, float)))
-        reps = np.vstack([[self.stars["R_N_star"], self.stars["R_D_star"]], self.replicates])
-        rows = []
-        for c, u in zip(cs, us, strict=True):
-            n_opt, loss = _optimal_n(self.base, reps, c, u, n_grid)
-            d_opt = c / (6.0 * n_opt)
-            epochs = d_opt / u
-            row = {"C": c, "U": u}
-            for name, val in (("N_opt", n_opt), ("D_opt", d_opt), ("epochs", epochs), ("L_opt", loss)):
-                lo, hi = np.quantile(val[1:], [(1 - self.level) / 2, (1 + self.level) / 2])
-                row.update({name: float(val[0]), f"{name}_lo": float(lo), f"{name}_hi": float(hi)})
-            row["L_unlimited"] = float(_unlimited_loss(self.base, c))
-            at_limit = np.mean((epochs >= MAX_EPOCHS * 0.999) | (epochs <= MIN_EPOCHS * 1.001))
-            row["share_at_search_limit"] = float(at_limit)
-            rows.append(row)
-        table = pd.DataFrame(rows)
-        limited = table[table.share_at_search_limit > (1 - self.level) / 2]
-        if len(limited):
-            warnings.warn(f"{len(limited)} allocations put the optimum at the search limit of "
-                          f"{MAX_EPOCHS:g} epochs (or {MIN_EPOCHS:g}) in more than {(1 - self.level) / 2:.1%} of "
-                          "replicates: their intervals are open", ScalefitWarning, stacklevel=2)
-        return EpochAllocation(table, self.level)
-
-    def summary(self) -> str:
-        lines = [
-            "Data-constrained law (Muennighoff et al. 2023): L = E + A/N'^alpha + B/D'^beta",
-            f"runs: {self.n_runs}   clusters ({self.cluster}): {self.n_clusters}   base: {self.base_source}",
-            "base: " + "  ".join(f"{k}={v:.6g}" for k, v in self.base.items()),
-            f"{'parameter':<10} {'estimate':>10} {f'{self.level:.0%} interval':>22}",
-        ]
-        for name in STAR_NAMES:
-            lo, hi = self.intervals[name]
-            lines.append(f"{name:<10} {self.stars[name]:10.4g} [{lo:9.4g}, {hi:9.4g}]")
-        lines.append(f"objective (Huber delta={HUBER_DELTA:g} on log loss, summed): {self.objective:.8g}")
-        if len(self.local_minima) > 1:
-            lines.append("local minima from the paper's start grid (R_N*, R_D*, objective):")
-            lines += [f"  {r.R_N_star:9.4g} {r.R_D_star:9.4g} {r.objective:.8g}"
-                      for r in self.local_minima.itertuples()]
-        if self.joint is not None:
-            lines.append("joint fit (7 parameters): " + "  ".join(f"{k}={v:.4g}" for k, v in self.joint.items())
-                         + f"  objective={self.joint_objective:.6g}")
-        lines += [f"warning: {w}" for w in self.warnings]
-        return "\n".join(lines)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "law": "data_constrained", "base": self.base, "base_source": self.base_source, "stars": self.stars,
-            "intervals": {k: list(v) for k, v in self.intervals.items()}, "level": self.level,
-            "objective": self.objective, "cluster": self.cluster, "n_runs": self.n_runs,
-            "n_clusters": self.n_clusters, "n_replicates": len(self.replicates),
-            "failed_replicates": self.failed_replicates, "joint": self.joint,
-            "joint_objective": self.joint_objective, "seed": self.seed, "seconds": self.seconds,
-            "warnings": list(self.warnings), "local_minima": _records(self.local_minima),
-        }
-
-    def to_frame(self) -> pd.DataFrame:
-        rows = [{"parameter": k, "estimate": v, "lo": np.nan, "hi": np.nan, "fit": "base (fixed)"}
-                for k, v in self.base.items()]
-        rows += [{"parameter": k, "estimate": self.stars[k], "lo": self.intervals[k][0],
-                  "hi": self.intervals[k][1], "fit": "staged"} for k in STAR_NAMES]
-        if self.joint is not None:
-            rows += [{"parameter": k, "estimate": v, "lo": np.nan, "hi": np.nan, "fit": "joint"}
-                     for k, v in self.joint.items()]
-        return pd.DataFrame(rows)
 
 
 def fit_data_constrained(runs: RunTable, base: str | Mapping[str, float] = "paper_c4", *, joint: bool = True,
@@ -444,25 +194,6 @@ def fit_data_constrained(runs: RunTable, base: str | Mapping[str, float] = "pape
                               data={"N": n_arr, "D": d_arr, "U": u_arr, "loss": loss})
 
 
-def _local_minima(problem: _Stage2, weights: np.ndarray) -> pd.DataFrame:
-    """Distinct optima reached by L-BFGS-B from each start of the paper's grid, best first."""
-    rows = []
-    for rn in PAPER_STARTS:
-        for rd in PAPER_STARTS:
-            z, value, _ = problem.solve(np.log([[rn, rd]]), weights)
-            if z is not None:
-                rows.append({"start_R_N_star": rn, "start_R_D_star": rd, "R_N_star": float(np.exp(z[0])),
-                             "R_D_star": float(np.exp(z[1])), "objective": value})
-    frame = pd.DataFrame(rows).sort_values("objective", kind="stable")
-    keep, seen = [], []
-    for i, row in frame.iterrows():
-        point = np.log([row.R_N_star, row.R_D_star])
-        if all(np.max(np.abs(point - p)) > 0.01 for p in seen):
-            seen.append(point)
-            keep.append(i)
-    return frame.loc[keep].reset_index(drop=True)
-
-
 def _base(runs: RunTable, base, messages: list[str]) -> tuple[dict[str, float], str]:
     if isinstance(base, Mapping):
         return {k: float(base[k]) for k in ("E", "A", "B", "alpha", "beta")}, "given"
@@ -497,34 +228,3 @@ def _joint(runs: RunTable, base_params: dict[str, float], messages: list[str]):
             return None, None
     messages.extend(f"joint fit: {w.message}" for w in caught)
     return {k: float(v) for k, v in f.params.items()}, float(f.solution.value)
-
-
-def _optimal_n(base: Mapping[str, float], reps: np.ndarray, c: float, u: float, n_grid: int):
-    """N minimising L(N, C/6N, U) for each row (R_N*, R_D*) of reps; returns (N_opt (B,), L_opt (B,))."""
-    n_lo = max(c / 6.0 / (MAX_EPOCHS * u), 1.0)
-    n_hi = c / 6.0 / max(MIN_EPOCHS * u, 1.0)
-    log_n = np.linspace(np.log(n_lo), np.log(n_hi), n_grid)
-    n = np.exp(log_n)
-    d = c / (6.0 * n)
-    params = {**base, "R_N_star": reps[:, :1], "R_D_star": reps[:, 1:2]}
-    loss = predict_loss(params, n[None, :], d[None, :], u, base)
-    k = np.clip(np.argmin(loss, axis=1), 1, n_grid - 2)
-    rows = np.arange(len(reps))
-    y0, y1, y2 = loss[rows, k - 1], loss[rows, k], loss[rows, k + 1]
-    denom = y0 - 2 * y1 + y2
-    shift = np.where(denom > 0, 0.5 * (y0 - y2) / np.where(denom > 0, denom, 1.0), 0.0)
-    step = log_n[1] - log_n[0]
-    n_opt = np.exp(log_n[k] + np.clip(shift, -1, 1) * step)
-    loss_opt = predict_loss(params, n_opt[:, None], (c / (6.0 * n_opt))[:, None], u, base)[:, 0]
-    return n_opt, loss_opt
-
-
-def _unlimited_loss(base: Mapping[str, float], c: float) -> float:
-    from ..laws.chinchilla import compute_optimal
-
-    return float(compute_optimal(base, c)["L_opt"])
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in row.items()}
-            for row in frame.to_dict(orient="records")]

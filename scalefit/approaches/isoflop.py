@@ -29,6 +29,9 @@ the half-span off centre), the vertex position within the span (offset -1..1; |o
 vertex interval wider than half the span), and -- when an Approach-3 fit is given -- the bias of the
 vertex simulated by fitting the same parabola to the Approach-3 law evaluated at the budget's own N
 values (noise free), together with the exponent a that Approach 2 would give on that noise-free surface.
+
+This module runs the approach and holds its result; the parabola algebra is in :mod:`.parabolas`, the bias
+simulation in :mod:`.isoflop_bias`.
 """
 
 from __future__ import annotations
@@ -45,77 +48,21 @@ from ..core.errors import FitError
 from ..data.runs import RunTable
 from .errors import FewPointsWarning, IsoFLOPBiasWarning
 
+# the parabola algebra and the bias simulation moved to parabolas / isoflop_bias; old names stay reachable here
+from .isoflop_bias import (  # noqa: F401
+    _law_loss,
+    _reference_params,
+    _simulated_bias,
+    _simulated_exponent,
+    _simulated_vertex,
+    _true_log_nopt,
+)
+from .parabolas import _design, assign_budgets, bin_budgets, fit_fixed_curvature, fit_parabolas, power_law, vertex  # noqa: F401
+
 OFF_CENTRE = 0.5  # |vertex offset| within the sampled span beyond which the vertex counts as off-centre
 WIDE = 1.0  # decades of N: a parabola over a wider span is a poor Taylor model of the IsoFLOP curve ...
 WIDE_OFFSET = 0.25  # ... and biased when the vertex is this far off the span's centre
 NARROW = 0.5  # vertex interval width / sampled span beyond which the span is too narrow for the noise
-
-
-def bin_budgets(compute: np.ndarray, tolerance: float = 0.05) -> np.ndarray:
-    """Budget index of each run: sorted log10 C split where neighbours differ by more than ``tolerance``.
-
-    Returns integer labels (n,) numbered by increasing compute.
-    """
-    log_c = np.log10(np.asarray(compute, dtype=float))
-    order = np.argsort(log_c, kind="stable")
-    breaks = np.diff(log_c[order]) > tolerance
-    labels = np.empty(len(log_c), dtype=int)
-    labels[order] = np.concatenate([[0], np.cumsum(breaks)])
-    return labels
-
-
-def _design(x: np.ndarray) -> np.ndarray:
-    return np.stack([np.ones_like(x), x, x * x], axis=-1)
-
-
-def fit_parabolas(x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Weighted least-squares parabolas y = c0 + c1 x + c2 x^2 for weight rows (B, n): coefficients (B, 3)."""
-    design = _design(x)
-    xtwx = np.einsum("bn,ni,nj->bij", weights, design, design)
-    xtwy = np.einsum("bn,ni,n->bi", weights, design, y)
-    with np.errstate(all="ignore"):
-        det = np.linalg.det(xtwx)
-        ok = np.abs(det) > 1e-12 * np.abs(np.einsum("bii->b", xtwx)) ** 3
-        safe = np.where(ok[:, None, None], xtwx, np.eye(3))
-        coef = np.linalg.solve(safe, xtwy[..., None])[..., 0]
-    coef[~ok] = np.nan
-    return coef
-
-
-def fit_fixed_curvature(x: np.ndarray, y: np.ndarray, weights: np.ndarray, curvature: float) -> np.ndarray:
-    """Parabolas with c2 fixed: least-squares c0, c1 of y - c2 x^2 for weight rows (B, n) -> (B, 3)."""
-    design = np.stack([np.ones_like(x), x], axis=-1)
-    target = y - curvature * x * x
-    xtwx = np.einsum("bn,ni,nj->bij", weights, design, design)
-    xtwy = np.einsum("bn,ni,n->bi", weights, design, target)
-    with np.errstate(all="ignore"):
-        det = np.linalg.det(xtwx)
-        ok = np.abs(det) > 1e-12 * np.abs(np.einsum("bii->b", xtwx)) ** 2
-        coef = np.linalg.solve(np.where(ok[:, None, None], xtwx, np.eye(2)), xtwy[..., None])[..., 0]
-    coef[~ok] = np.nan
-    return np.concatenate([coef, np.full((len(coef), 1), curvature)], axis=1)
-
-
-def vertex(coef: np.ndarray, centre: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """(x*, y*) of parabolas (..., 3) in centred x; NaN where the parabola opens downwards."""
-    c0, c1, c2 = coef[..., 0], coef[..., 1], coef[..., 2]
-    with np.errstate(all="ignore"):
-        xs = np.where(c2 > 0, -c1 / (2 * c2), np.nan)
-    return xs + centre, c0 + c1 * xs + c2 * xs * xs
-
-
-def power_law(log_c: np.ndarray, log_y: np.ndarray) -> np.ndarray:
-    """Least-squares slope and intercept of log_y on log_c along the last axis, ignoring NaN: (..., 2)."""
-    log_c = np.broadcast_to(log_c, log_y.shape)
-    ok = np.isfinite(log_y)
-    n = ok.sum(-1)
-    with np.errstate(all="ignore"):
-        mc = np.where(ok, log_c, 0).sum(-1) / n
-        my = np.where(ok, log_y, 0).sum(-1) / n
-        dc = np.where(ok, log_c - mc[..., None], 0)
-        slope = (dc * np.where(ok, log_y - my[..., None], 0)).sum(-1) / (dc * dc).sum(-1)
-    slope = np.where(n >= 2, slope, np.nan)
-    return np.stack([slope, my - slope * mc], axis=-1)
 
 
 @dataclass(frozen=True)
@@ -192,14 +139,6 @@ class IsoFLOPResult:
 
     def to_frame(self) -> pd.DataFrame:
         return self.budgets.copy()
-
-
-def assign_budgets(compute: np.ndarray, budgets: np.ndarray, tolerance: float) -> np.ndarray:
-    """Index of the nearest nominal budget within ``tolerance`` decades, or -1 (n,)."""
-    log_c = np.log10(np.asarray(compute, dtype=float))[:, None]
-    dist = np.abs(log_c - np.log10(np.asarray(budgets, dtype=float))[None, :])
-    nearest = np.argmin(dist, axis=1)
-    return np.where(dist[np.arange(len(log_c)), nearest] <= tolerance, nearest, -1)
 
 
 def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, min_points: int = 5,
@@ -381,45 +320,6 @@ def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, 
                          level=level, n_boot=n_boot, seed=seed, tolerance=tolerance, fallback=fallback,
                          window=window,
                          simulated=simulated, warnings=tuple(messages), points=points)
-
-
-def _reference_params(reference) -> dict[str, float] | None:
-    if reference is None:
-        return None
-    params = getattr(reference, "params", reference)
-    return {k: float(params[k]) for k in ("E", "A", "B", "alpha", "beta")}
-
-
-def _law_loss(p: Mapping[str, float], n: np.ndarray, c: float) -> np.ndarray:
-    d = c / (6.0 * n)
-    return p["E"] + p["A"] / n ** p["alpha"] + p["B"] / d ** p["beta"]
-
-
-def _true_log_nopt(p: Mapping[str, float], c: float) -> float:
-    from ..laws.chinchilla import compute_optimal
-
-    return float(np.log(compute_optimal(p, c)["N_opt"]))
-
-
-def _simulated_vertex(p, c, x, method, shared_k) -> float:
-    centre = float(np.mean(x))
-    y = _law_loss(p, np.exp(x), c)
-    w = np.ones((1, len(x)))
-    coef = fit_parabolas(x - centre, y, w) if method == "parabola" else fit_fixed_curvature(x - centre, y, w,
-                                                                                            shared_k)
-    return float(vertex(coef, centre)[0][0])
-
-
-def _simulated_bias(p, c, x, method, shared_k) -> float:
-    return _simulated_vertex(p, c, x, method, shared_k) - _true_log_nopt(p, c)
-
-
-def _simulated_exponent(p, budgets: pd.DataFrame, fitted: list[dict], shared_k) -> dict[str, float]:
-    cs = budgets["C"].to_numpy()
-    vx = np.array([_simulated_vertex(p, f["C"], f["x"], m, shared_k)
-                   for f, m in zip(fitted, budgets["method"], strict=True)])
-    a_sim = float(power_law(np.log(cs), vx)[0])
-    return {"a_sim": a_sim, "a_true": float(p["beta"] / (p["alpha"] + p["beta"]))}
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

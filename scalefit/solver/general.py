@@ -17,6 +17,14 @@ objective and the same checks as the variable-projection solver:
 
 Internal parameters z: the free parameters, as log(value) for log-scale ones. Shapes: z (..., F);
 predictions (..., n).
+
+The damped solve, the trial point and the acceptance test of :func:`refine` are shared with the separable
+loop (:mod:`.lm_core`). What stays different, and why: this loop damps Marquardt's way, lambda diag(H), /3 on
+success and x4 on failure (:data:`.lm_core.MARQUARDT`), and stops after two accepted steps that each gain
+less than ``ftol`` relative to the objective: it serves laws with finite-difference Jacobians, where a
+Newton-decrement test on a differenced H is less reliable than one on the objective. One rule for both loops
+would change the iterates of every general-path fit and bootstrap; tests/test_solver_lm_core.py pins the rule
+each loop uses and that both reach the same optimum on the Epoch data.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from ..laws.nnls import lsq_coefficients
 from . import Solution
 from . import objective as obj
 from .lm import BatchResult
+from .lm_core import LAMBDA_FLOOR, MARQUARDT, accept, bound_arrays, damped_solve, trial_point
 
 LOG_FLOOR = -50.0  # log of the smallest positive value a log-scale parameter takes (exp(-50) ~ 2e-22)
 LOG_CEIL = 200.0
@@ -44,6 +53,7 @@ SAME_OPTIMUM_RTOL = 1e-7
 STATIONARY_RTOL = 1e-4
 MAX_ITER = 500
 FTOL = 1e-14
+DAMPING = MARQUARDT  # the damping rule of refine (see lm_core)
 
 
 @dataclass(frozen=True)
@@ -231,13 +241,11 @@ def refine(problem: GeneralProblem, z0: np.ndarray, weights: np.ndarray | None =
     ``weights`` (B, n) and ``log_loss`` (B, n) give each row its own problem (bootstrap replicates).
     """
     z = np.array(z0, dtype=float, copy=True)
-    batch, n_par = z.shape
+    batch, _ = z.shape
     n_obs = problem.log_loss.size
     w_all = np.broadcast_to(problem.weights if weights is None else weights, (batch, n_obs))
     y_all = np.broadcast_to(problem.log_loss if log_loss is None else log_loss, (batch, n_obs))
-    bounds = problem.bounds()
-    lo = np.array([b[0] for b in bounds])
-    hi = np.array([b[1] for b in bounds])
+    lo, hi = bound_arrays(problem.bounds())
     z = np.clip(z, lo, hi)
     objective = problem.objective
     f = problem.value(z, w_all, y_all)
@@ -246,7 +254,6 @@ def refine(problem: GeneralProblem, z0: np.ndarray, weights: np.ndarray | None =
     done = np.zeros(batch, dtype=bool)
     converged = np.zeros(batch, dtype=bool)
     n_iter = np.zeros(batch, dtype=int)
-    eye = np.eye(n_par)
     for _ in range(max_iter):
         act = np.flatnonzero(~done)
         if act.size == 0:
@@ -257,16 +264,14 @@ def refine(problem: GeneralProblem, z0: np.ndarray, weights: np.ndarray | None =
         grad = np.einsum("bn,bnp->bp", wa * objective.psi(r), jac)
         hess = np.swapaxes(jac * (wa * objective.curvature(r))[..., None], 1, 2) @ jac
         diag = np.maximum(np.einsum("bpp->bp", hess), 1e-300)
-        damped = hess + lam[act, None, None] * diag[:, :, None] * eye
-        with np.errstate(all="ignore"):
-            step = np.linalg.solve(damped, -grad[..., None])[..., 0]
-        trial = np.clip(za + np.nan_to_num(step), lo, hi)
+        step, _ = damped_solve(hess, grad, lam[act], diag)  # an unsolvable row gets step 0: never taken
+        trial = trial_point(za, np.nan_to_num(step), lo, hi)
         f_trial = problem.value(trial, wa, ya)
-        better = np.isfinite(f_trial) & (f_trial < f[act])
+        better = accept(f[act], f_trial)
         gain = np.where(better, (f[act] - f_trial) / np.maximum(np.abs(f[act]), 1e-300), 0.0)
         z[act] = np.where(better[:, None], trial, za)
         f[act] = np.where(better, f_trial, f[act])
-        lam[act] = np.where(better, np.maximum(lam[act] / 3.0, 1e-12), lam[act] * 4.0)
+        lam[act] = np.where(better, np.maximum(lam[act] / 3.0, LAMBDA_FLOOR), lam[act] * 4.0)
         quiet[act] = np.where(better & (gain < ftol), quiet[act] + 1, np.where(better, 0, quiet[act]))
         n_iter[act] += 1
         converged[act] = (quiet[act] >= 2) | ((lam[act] > 1e10) & (quiet[act] >= 1))

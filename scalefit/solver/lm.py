@@ -10,6 +10,13 @@ Convergence is a per-row test on the *Newton decrement* g' H^-1 g / 2 -- the red
 model still promises -- relative to the objective. It does not depend on the last step having been accepted,
 so a row sitting at its optimum (where rounding makes every trial step fail) is recognised as converged
 instead of stalling. Rows that pass leave the active set and cost nothing afterwards.
+
+The damped solve, the trial point and the acceptance test are shared with the general solver's loop
+(:mod:`.lm_core`). What stays different, and why: this loop scales H to unit diagonal and damps with
+Nielsen's rule (:data:`.lm_core.NIELSEN`) from a start tuned per objective (LAMBDA_START), and stops on the
+Newton decrement. The general loop (:mod:`.general`) damps Marquardt's way and stops on relative gains.
+Moving the separable path to the general rule would change the Epoch fit's iterates and iteration counts,
+and the decrement test is what lets warm-started bootstrap rows (already at their optimum) retire at once.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import numpy as np
 from . import objective as obj
 from .compact import AffineRows
 from .linalg import row_blocks, safe_solve, take_rows
+from .lm_core import LAMBDA_FLOOR, NIELSEN, accept, bound_arrays, damped_system, trial_point
 
 CONVERGED_RTOL = 1e-13  # Newton decrement / objective below which a row has converged
 STALL_RTOL = 1e-9  # a row where no step helps any more (damping at its ceiling) with a decrement below this: converged
@@ -31,6 +39,7 @@ LAMBDA_START = {"ls": 1e-8, "huber": 1e-4}  # on the unit-diagonal system; measu
 LM_BLOCK = 1 << 19  # elements (rows x replicates) per block of the derivative passes
 TINY = 1e-300
 ROUNDING_FLOOR = 1e-20  # objective per unit weight treated as zero (log residuals at rounding level)
+DAMPING = NIELSEN  # the damping rule of this loop (see lm_core)
 
 
 @dataclass(frozen=True)
@@ -123,9 +132,7 @@ def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter:
     a row whose damping passes LAMBDA_MAX has stalled and is converged only if its decrement is tiny.
     """
     law, objective, feats = problem.law, problem.objective, problem.features
-    bounds = problem.bounds()
-    lo = np.array([b[0] for b in bounds])
-    hi = np.array([b[1] for b in bounds])
+    lo, hi = bound_arrays(problem.bounds())
     z = np.clip(np.array(z0, dtype=float), lo, hi)
     batch, n_par = z.shape
     n_obs = problem.log_loss.shape[-1]
@@ -162,7 +169,7 @@ def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter:
         za, fa, ga, ha = z[act], f[act], g[act], h[act]
         scaled_h, scaled_g, scale = _scaled_system(za, ga, ha, lo, hi)
         # the Newton system (for the decrement) and the damped one (for the step) in one batched solve
-        both, solved_both = safe_solve(np.concatenate([scaled_h, scaled_h + lam[act, None, None] * eye]),
+        both, solved_both = safe_solve(np.concatenate([scaled_h, damped_system(scaled_h, lam[act])]),
                                        -np.concatenate([scaled_g, scaled_g]))
         decrement = _decrement(scaled_h, scaled_g, eye, both[:act.size], solved_both[:act.size])
         fscale = np.maximum(np.abs(fa), floor[act])
@@ -175,11 +182,11 @@ def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter:
         step, solved = both[keep.size:][keep], solved_both[keep.size:][keep]  # the damped half
         if act.size == 0:
             break
-        trial = np.clip(za + step / scale, lo, hi)
+        trial = trial_point(za, step / scale, lo, hi)
         taken = trial - za
         predicted = -np.sum(ga * taken, axis=-1) - 0.5 * np.einsum("bp,bpq,bq->b", taken, ha, taken)
         f_t, g_t, h_t = evaluate(trial, act)
-        better = solved & np.isfinite(f_t) & (f_t < fa)
+        better = accept(fa, f_t, solved)
         ratio = (fa - f_t) / np.maximum(predicted, TINY)
         z[act] = np.where(better[:, None], trial, za)
         f[act] = np.where(better, f_t, fa)
@@ -187,7 +194,7 @@ def refine(problem, z0: np.ndarray, weights: np.ndarray | None = None, max_iter:
         h[act] = np.where(better[:, None, None], h_t, ha)
         nielsen = np.maximum(1.0 / 3.0, 1.0 - (2.0 * np.clip(ratio, 0.0, 1.0) - 1.0) ** 3)
         shrink = np.where(ratio > 0.75, GOOD_SHRINK, nielsen)
-        lam[act] = np.where(better, np.maximum(lam[act] * shrink, 1e-12), lam[act] * nu[act])
+        lam[act] = np.where(better, np.maximum(lam[act] * shrink, LAMBDA_FLOOR), lam[act] * nu[act])
         nu[act] = np.where(better, 2.0, nu[act] * 2.0)
         n_iter[act] += 1
         stalled = lam[act] > LAMBDA_MAX
