@@ -159,9 +159,15 @@ class Backtest:
         pct = round(self.level * 100)
         lines = [self.verdict(), f"  extrapolation rule: {self.calibration.describe()}",
                  f"  {'interval':<24}{'inside':>8}{'of':>6}{'share':>8}{f'nominal {pct}%':>13}{'p':>10}  verdict"]
+        not_computed = []
         for row in self.coverage().itertuples():
+            if row.n == 0:  # e.g. the law band of a backtest run without bootstraps: no row of NaN
+                not_computed.append(row.interval)
+                continue
             lines.append(f"  {row.interval:<24}{row.inside:>8}{row.n:>6}{row.coverage:>8.3f}{row.nominal:>13.2f}"
                          f"{row.p_value:>10.3g}  {row.verdict}")
+        if not_computed:
+            lines.append(f"  not computed (cut-off fits not bootstrapped): {', '.join(not_computed)}")
         lines += [f"  skipped: {s}" for s in self.skipped]
         return "\n".join(lines)
 
