@@ -71,7 +71,14 @@ def test_cli_messages_speak_cli(tmp_path):
     path = tmp_path / "runs.csv"
     path.write_text("N;D;loss\n1e8;2e9;3.1\n")
     semicolon = run_cli("runs", path)
-    assert semicolon.returncode == 2 and "--sep ';'" in semicolon.stderr and "sep=';'" not in semicolon.stderr
+    assert semicolon.returncode == 0 and semicolon.stdout.startswith("1 runs"), semicolon.stderr
+    assert "scalefit: warning:" in semicolon.stderr and "semicolon-separated (';')" in semicolon.stderr
+    assert "--sep '...'" in semicolon.stderr and "sep='...'" not in semicolon.stderr.replace("--sep '...'", "")
+    given = run_cli("runs", path, "--sep", ";")
+    assert given.returncode == 0 and "separated" not in given.stderr, given.stderr
+    path.write_text("N;D|loss\n1e8;2e9|3.1\n")
+    ambiguous = run_cli("runs", path)
+    assert ambiguous.returncode == 2 and "--sep ';'" in ambiguous.stderr and "sep=';'" not in ambiguous.stderr
     path.write_text("N,D,accuracy\n1e8,2e9,0.3\n")
     missing = run_cli("runs", path)
     assert missing.returncode == 2 and "--columns loss=..." in missing.stderr and "columns={" not in missing.stderr

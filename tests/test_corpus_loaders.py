@@ -20,6 +20,7 @@ import pytest
 
 from scalefit import DataError, load_runs
 from scalefit.core.errors import CheckpointWarning, DataCheckWarning, ScalefitWarning, TextEncodingWarning
+from scalefit.data.readers import DelimiterWarning
 
 GOOD = "N,D,loss\n1e8,2e9,3.1\n2e8,4e9,2.9\n4e8,8e9,2.7\n"
 
@@ -94,8 +95,14 @@ CASES: dict[str, tuple[object, dict, object]] = {
     "valid UTF-8 text column": ("N,D,loss,note\n1e8,2e9,3.1,café\n2e8,4e9,2.9,naïve\n".encode(), {},
                                 Rows(2, lambda t: t.provenance["encoding"]["encoding"] == "utf-8")),
     "spaces around cells and names": (b" N , D , loss\n 1e8 , 2e9 , 3.1\n2e8, 4e9,2.9\n", {}, Rows(2)),
-    "semicolon CSV without sep": (GOOD.replace(",", ";").encode(), {}, Fails("line 1", "semicolon-separated",
-                                                                           "sep=';'")),
+    "semicolon CSV without sep (sniffed)": (GOOD.replace(",", ";").encode(), {}, Warns(
+        DelimiterWarning, "semicolon-separated (';')", 3, lambda t: t.provenance["encoding"]["delimiter"] == ";")),
+    "tab CSV without sep (sniffed)": (GOOD.replace(",", "\t").encode(), {}, Warns(
+        DelimiterWarning, "tab-separated ('\\t')", 3, lambda t: t.provenance["encoding"]["delimiter"] == "\t")),
+    "pipe CSV without sep (sniffed)": (GOOD.replace(",", "|").encode(), {}, Warns(
+        DelimiterWarning, "pipe-separated ('|')", 3, lambda t: t.provenance["encoding"]["delimiter"] == "|")),
+    "header both semicolon and pipe": (b"N;D|loss\n1e8;2e9|3.1\n", {}, Fails("line 1", "semicolon or pipe",
+                                                                             "sep=';'")),
     "semicolon CSV with sep": (GOOD.replace(",", ";").encode(), {"sep": ";"}, Rows(3)),
     "quoted thousands separators": (b'N,D,loss\n"1,000,000","2,000,000,000",3.1\n"2,000,000",4e9,2.9\n', {},
                                     Rows(2, lambda t: np.testing.assert_allclose(t.N, [1e6, 2e6]))),

@@ -3,11 +3,15 @@ drops exactly the bad rows and keeps them, with the reason, in RunTable.dropped.
 
 from __future__ import annotations
 
+import re
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from scalefit import DataError, ScalefitWarning, load_runs
+from scalefit.data.readers import DelimiterWarning
 
 GOOD = "N,D,loss\n1e8,2e9,3.1\n2e8,4e9,2.9\n4e8,8e9,2.7\n"
 
@@ -29,16 +33,44 @@ def test_header_only(tmp_path):
         load_runs(write(tmp_path, "N,D,loss\n"))
 
 
-def test_wrong_delimiter_is_named(tmp_path):
-    with pytest.raises(DataError, match=r"looks semicolon-separated.*sep=';'"):
-        load_runs(write(tmp_path, GOOD.replace(",", ";")))
-    table = load_runs(write(tmp_path, GOOD.replace(",", ";")), sep=";")
-    assert len(table) == 3
+def test_semicolon_file_is_sniffed_and_noted(tmp_path):
+    path = write(tmp_path, GOOD.replace(",", ";"))
+    with pytest.warns(DelimiterWarning, match=r"semicolon-separated \(';'\)") as caught:
+        table = load_runs(path)
+    assert len(table) == 3 and table.provenance["encoding"]["delimiter"] == ";"
+    assert table.provenance["encoding"]["delimiter_how"] == "sniffed"
+    expected = load_runs(write(tmp_path, GOOD))
+    np.testing.assert_array_equal(table.N, expected.N)
+    np.testing.assert_array_equal(table.loss, expected.loss)
+    assert len(caught) == 1
 
 
-def test_tab_file_with_csv_suffix(tmp_path):
-    with pytest.raises(DataError, match=r"looks tab-separated"):
-        load_runs(write(tmp_path, GOOD.replace(",", "\t")))
+@pytest.mark.parametrize("delimiter, name", [("\t", "tab"), ("|", "pipe")])
+def test_tab_and_pipe_files_with_csv_suffix(tmp_path, delimiter, name):
+    with pytest.warns(DelimiterWarning, match=re.escape(f"{name}-separated ({delimiter!r})")):
+        table = load_runs(write(tmp_path, GOOD.replace(",", delimiter)))
+    np.testing.assert_array_equal(table.D, load_runs(write(tmp_path, GOOD)).D)
+
+
+def test_explicit_sep_wins_and_gives_no_note(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = load_runs(write(tmp_path, GOOD.replace(",", ";")), sep=";")
+        assert len(table) == 3 and "delimiter_how" not in table.provenance["encoding"]
+        plain = load_runs(write(tmp_path, GOOD))  # a comma file needs no note either
+        assert plain.provenance["encoding"]["delimiter"] == ","
+    # an explicit sep is used as given, even where a sniff would have chosen another
+    with pytest.raises(DataError, match="no column for"):
+        load_runs(write(tmp_path, GOOD.replace(",", ";")), sep="|")
+
+
+def test_ambiguous_or_one_column_header_is_an_error(tmp_path):
+    with pytest.raises(DataError, match=r"line 1: the header 'N;D\|loss' is one column.*semicolon or pipe.*sep=';'"):
+        load_runs(write(tmp_path, "N;D|loss\n1e8;2e9|3.1\n"))
+    with pytest.raises(DataError, match=r"looks semicolon-separated.*do not split.*sep=';'"):
+        load_runs(write(tmp_path, "N;D;loss\n1e8;2e9\n2e8;4e9;2.9\n"))
+    with pytest.raises(DataError, match=r"no column for .*the table has \['loss'\]"):
+        load_runs(write(tmp_path, "loss\n3.1\n2.9\n"))
 
 
 def test_text_in_numeric_column_names_line_column_value(tmp_path):
