@@ -37,6 +37,7 @@ _EXPORTS = {
     "DataCheckWarning": "core.errors",
     "DataError": "core.errors",
     "DatasetError": "core.errors",
+    "DelimiterWarning": "core.errors",
     "ExtrapolationWarning": "core.errors",
     "Fit": "fitting.fit",
     "FitError": "core.errors",

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import scalefit
 from scalefit import DataError, ScalefitWarning, load_runs
 from scalefit.data.readers import DelimiterWarning
 
@@ -207,3 +208,18 @@ def test_million_row_file_with_one_bad_row(tmp_path):
         table = load_runs(path, on_invalid="drop")
     assert len(table) == n - 1
     assert list(table.dropped["row"]) == ["line 777779"]
+
+
+def test_decimal_commas_in_a_semicolon_file_are_read_as_decimals_with_a_warning(tmp_path):
+    """'3,125' in a semicolon-separated file is 3.125 nats/token, never 3125; thousands grouping stays as it is."""
+    path = tmp_path / "europe.csv"
+    path.write_text("params;tokens;loss\n1e8;2e9;3,125\n2e8;4e9;3,0\n4e8;8e9;2,875\n")
+    with pytest.warns(scalefit.DataCheckWarning, match=r"column loss .* decimal mark"):
+        runs = load_runs(path)
+    np.testing.assert_allclose(runs.loss, [3.125, 3.0, 2.875])
+    grouped = tmp_path / "grouped.csv"
+    grouped.write_text("params;tokens;loss\n1,000,000;2e9;3.125\n2,000,000;4e9;3.0\n4,000,000;8e9;2.9\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scalefit.DelimiterWarning)
+        warnings.simplefilter("error", scalefit.DataCheckWarning)
+        np.testing.assert_allclose(load_runs(grouped).N, [1e6, 2e6, 4e6])

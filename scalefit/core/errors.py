@@ -39,6 +39,10 @@ class TextEncodingWarning(ScalefitWarning):
     """A text file that is not UTF-8 and has no byte-order mark was read in an assumed encoding."""
 
 
+class DelimiterWarning(ScalefitWarning):
+    """A text table was read with a delimiter sniffed from its header, not the one its format implies."""
+
+
 class DataCheckWarning(ScalefitWarning):
     """A load-time sanity check found values whose meaning looks wrong (units, perplexity, repeated data...).
 

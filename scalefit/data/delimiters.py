@@ -15,17 +15,13 @@ import csv
 import warnings
 from pathlib import Path
 
-from ..core.errors import DataError, ScalefitWarning
+from ..core.errors import DataError, DelimiterWarning
 from .columns import speak
 from .rawtable import _check_duplicate_names
 
 TEXT_DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 #: how many bytes after the header line the rows are checked on when the delimiter is sniffed
 SNIFF_BYTES = 8192
-
-
-class DelimiterWarning(ScalefitWarning):
-    """A text table was read with a delimiter sniffed from its header, not the one its format implies."""
 
 
 def check_header(header_line: str, header_number: int, head: bytes, path: Path, sep: str | None,

@@ -15,6 +15,7 @@ from .rawtable import RawTable
 from .units import UnitError, parse_quantity
 
 _MAX_LISTED = 8
+_DECIMAL_COMMA = r"^\s*[+-]?\d+,\d+(?:[eE][+-]?\d+)?\s*$"  # "3,125": one comma between digits, no dot
 _POSITIVE = ("N", "D", "loss", "C", "U")
 _RESERVED = ("row", "filter")  # columns RunTable writes; a source column so named is kept as "row (source)" etc.
 
@@ -49,6 +50,7 @@ def _canonical_frame(raw: RawTable, frame: pd.DataFrame, mapping: dict[str, str]
             problems += [dict(position=int(i), column=canonical, value=None, reason=f"missing {canonical} id")
                          for i in missing]
             continue
+        series = _decimal_commas(raw, series, canonical)
         values, bad = _parse_numeric(series)
         table[canonical] = values
         problems += [dict(position=i, column=canonical, value=series.iloc[i], reason=reason)
@@ -58,6 +60,25 @@ def _canonical_frame(raw: RawTable, frame: pd.DataFrame, mapping: dict[str, str]
             table[f"{source_col} (source)" if source_col in _RESERVED else source_col] = frame[source_col]
     return pd.DataFrame(table, index=frame.index, copy=False), problems
 
+
+
+def _decimal_commas(raw: RawTable, series: pd.Series, canonical: str) -> pd.Series:
+    """In a semicolon-separated file a comma inside a number is the decimal mark ("3,125" is 3.125, not 3125):
+    that is why such files use semicolons. Read it so, with a warning naming the column; a column whose cells
+    group digits by thousands ("1,400,000") is left as it is."""
+    if (raw.encoding or {}).get("delimiter") != ";" or pd.api.types.is_numeric_dtype(series):
+        return series
+    text = series.dropna().astype(str)
+    decimal = text.str.match(_DECIMAL_COMMA)
+    if not decimal.any() or text.str.contains(r"\.|,.*,", regex=True).any():
+        return series
+    import warnings
+
+    from ..core.errors import DataCheckWarning
+
+    warnings.warn(f"{raw.source}: column {canonical} of this semicolon-separated file writes decimals with a comma "
+                  f"(e.g. {text[decimal].iloc[0]!r}); read ',' as the decimal mark", DataCheckWarning, stacklevel=4)
+    return series.where(series.isna(), series.astype(str).str.replace(",", ".", regex=False))
 
 
 def _parse_numeric(series: pd.Series) -> tuple[np.ndarray, list[tuple[int, str]]]:
