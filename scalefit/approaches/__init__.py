@@ -1,5 +1,6 @@
-"""Chinchilla Approaches 1 (training-curve envelope) and 2 (IsoFLOP parabolas), their side-by-side
-comparison with Approach 3 (the parametric fit), and the data-constrained law's staged fit."""
+"""Stage 8, approaches: Chinchilla Approaches 1 (training-curve envelope) and 2 (IsoFLOP parabolas), their
+side-by-side comparison with Approach 3 (the parametric fit), comparisons of laws on the same runs
+(compare_laws), and the data-constrained law's staged fit."""
 
 from __future__ import annotations
 

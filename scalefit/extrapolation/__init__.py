@@ -1,2 +1,3 @@
-"""Stage 6, extrapolation: backtests on the sweep itself -> Calibration, the three prediction intervals (law band,
-new-run, extrapolation) built from a Calibration, and the held-out verdict as a view of the backtest."""
+"""Stage 6, extrapolation: backtests on the sweep itself (fit below a cut-off, predict above it) -> the Calibration
+the extrapolation interval is built from (scalefit.uncertainty.prediction), and the held-out verdict as a view of
+the backtest."""

@@ -1,4 +1,4 @@
-"""Functional forms of scaling laws, each a small class behind the :class:`Law` interface.
+"""Stage 2, laws: functional forms of scaling laws, each a small class behind the :class:`Law` interface.
 
 :data:`LAWS` maps the names the command line and ``fit(law=...)`` accept to factories; any law can also be
 given as an instance, or as an import path ``"module:attribute"`` naming a Law subclass, a Law instance

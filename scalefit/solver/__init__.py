@@ -1,4 +1,4 @@
-"""The numerical engine: a global start by variable projection, then a tight polish of all parameters.
+"""Stage 3, solver: the numerical engine, a global start by variable projection, then a tight polish of all parameters.
 
 Knows laws and objectives; nothing about files, results or reports.
 
