@@ -460,3 +460,31 @@ def test_fit_with_compare_law_and_no_backtest(tmp_path):
     again = tmp_path / "again"
     assert run_cli("report", out / "fit.json", "--out", again).returncode == 0
     assert _strip_rendered((again / "report.md").read_bytes()) == _strip_rendered((out / "report.md").read_bytes())
+
+
+def test_fit_json_of_3bad72f_still_restores_and_rerenders(tmp_path):
+    """A fit.json written by 3bad72f (old-format "holdout" record: no extrapolation interval) loads, restores and
+    re-renders to HTML and Markdown, through the API and through `scalefit report`."""
+    import gzip
+
+    from scalefit.core.formatting import num
+    from scalefit.report.render import rerender
+
+    fixture = Path(__file__).parent / "fixtures" / "fit_3bad72f_example.json.gz"
+    path = tmp_path / "old" / "fit.json"
+    path.parent.mkdir()
+    path.write_bytes(gzip.decompress(fixture.read_bytes()))
+    record = read_record(path)
+    results = restore(record)
+    assert results.holdout is not None and results.holdout.verdict == "NOT JUDGED"
+    out = rerender(path, tmp_path / "again")
+    md = (out / "report.md").read_text()
+    page = (out / "report.html").read_text()
+    loss = num(record["answers"]["predictions"][0]["loss"], 5)
+    n_opt = num(record["answers"]["optimal"][0]["N_opt"], 4)
+    for text in (md, page):
+        assert loss in text and n_opt in text and "Held-out check" in text
+        assert "held-out check FAILS" not in text
+    done = run_cli("report", str(path), "--out", str(tmp_path / "cli"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "cli" / "report.html").is_file() and loss in (tmp_path / "cli" / "report.md").read_text()

@@ -111,14 +111,23 @@ def _holdout_section(check, skipped: str | None = None) -> Section:
     if check is None:
         return Section("Held-out check", [f"Skipped: {skipped}." if skipped else "Not run (--no-holdout)."])
     t = check.table
-    rows = [[str(r.group), _f(r.N, 4), _f(r.D, 4), _f(r.loss, 5), _f(r.predicted, 5),
-             f"[{_f(r.lo, 5)}, {_f(r.hi, 5)}]", f"[{_f(r.pi_lo, 5)}, {_f(r.pi_hi, 5)}]", far(r.distance)]
-            for r in t.itertuples()]
+    has_ex = "ex_lo" in t
+    rows = []
+    for r in t.to_dict("records"):
+        row = [str(r["group"]), _f(r["N"], 4), _f(r["D"], 4), _f(r["loss"], 5), _f(r["predicted"], 5),
+               _pair(r["lo"], r["hi"]), _pair(r["pi_lo"], r["pi_hi"])]
+        if has_ex:
+            row.append(_pair(r.get("ex_lo"), r.get("ex_hi")))
+        rows.append([*row, far(r["distance"])])
     paragraphs = [check.summary()]
+    paragraphs.append("The verdict judges the extrapolation interval of the sub-fit (calibrated by its own backtest), "
+                      "the interval to bet on beyond the data. The law band and the new-run interval leave out the "
+                      "law's error beyond the data by design: how many held-out runs they hold is information, not "
+                      "a failure.")
     paragraphs += [f"Warning from the sub-fit without the largest model sizes: {w}" for w in check.warnings]
-    return Section("Held-out check", paragraphs,
-                   [(["group", "N", "D", "observed", "predicted", "law band", "new-run (prediction) interval",
-                      "distance"], rows)])
+    header = ["group", "N", "D", "observed", "predicted", "law band", "new-run interval"]
+    header += ["extrapolation interval"] if has_ex else []
+    return Section("Held-out check", paragraphs, [([*header, "distance"], rows)])
 
 
 def _regime_section(fit) -> Section:

@@ -84,8 +84,9 @@ def next_steps(results: Results, record: dict[str, Any], reach: float | None) ->
     elif reach is not None and reach > FAR:
         steps.append(f"The answers lie {far(reach)} beyond the data: quote the extrapolation interval, not the law "
                      "band.")
-    if check is not None and check.verdict != "PASSES":
-        steps.append("The held-out check fails: compare other laws (--compare-law kaplan) and inspect the residuals "
+    if check is not None and check.verdict == "FAILS":
+        steps.append("The held-out check fails (the extrapolation interval missed the largest runs more often than "
+                     "its level): compare other laws (--compare-law kaplan) and inspect the residuals "
                      "per model size for a trend the form misses.")
     if results.comparison is not None and len(results.comparison.table):
         t = results.comparison.table
@@ -132,7 +133,7 @@ def problems(results: Results, record: dict[str, Any]) -> list[tuple[str, str]]:
     for w in record.get("collected_warnings") or []:
         add("warning", w)
     if check is not None:
-        if check.verdict != "PASSES":
+        if check.verdict == "FAILS":
             add("held-out check", check.verdict_line())
         for w in check.warnings:
             add("held-out check", f"(sub-fit without the largest model sizes) {w}")
@@ -164,7 +165,13 @@ def problems_section(results: Results, record: dict[str, Any]) -> Section:
     if not found:
         return Section("Problems found", ["No problems found: the parameters are identified, no warnings were "
                                           "raised, and the held-out check " + (
-                                              "passes." if results.holdout is not None else "was not run.")])
+                                              _holdout_word(results.holdout))])
     lines = [f"{len(found)} problem{'s' if len(found) > 1 else ''} found; read these before any number below."]
     lines += [f"{i}. {topic.capitalize()}: {text}" for i, (topic, text) in enumerate(found, start=1)]
     return Section("Problems found", lines)
+
+
+def _holdout_word(check) -> str:
+    if check is None:
+        return "was not run."
+    return "passes." if check.verdict == "PASSES" else f"is {check.verdict.lower()} (see Held-out check)."
