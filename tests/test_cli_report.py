@@ -299,7 +299,7 @@ def test_reprs_are_short_summaries(example_report):
 
 def test_fit_prints_the_answers_it_computed(tmp_path):
     done = run_cli("fit", "--bootstrap", "0", "--no-holdout", "--target", "N=7B,D=140B", "--compute", "1e22",
-                   "--target-loss", "2.2", "--out", tmp_path / "o")
+                   "--target-loss", "2.2", "--verbose", "--out", tmp_path / "o")
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "o" / "fit.json").read_text())
     assert done.stdout.startswith("No problems found.")
@@ -444,7 +444,7 @@ def test_predict_prints_the_three_intervals(example_report):
 def test_fit_with_compare_law_and_no_backtest(tmp_path):
     out = tmp_path / "cmp"
     done = run_cli("fit", "--bootstrap", "20", "--no-holdout", "--no-backtest", "--compare-law", "kaplan",
-                   "--target", "N=7B,D=140B", "--out", out)
+                   "--target", "N=7B,D=140B", "--verbose", "--out", out)
     assert done.returncode == 0, done.stderr
     record = read_record(out / "fit.json")
     assert record["backtest"] is None and "newrun_lo" not in record["answers"]["predictions"][0]
@@ -488,3 +488,36 @@ def test_fit_json_of_3bad72f_still_restores_and_rerenders(tmp_path):
     done = run_cli("report", str(path), "--out", str(tmp_path / "cli"))
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "cli" / "report.html").is_file() and loss in (tmp_path / "cli" / "report.md").read_text()
+
+
+def _assert_one_screen(stdout: str, out: Path) -> None:
+    lines = stdout.splitlines()
+    assert len(lines) <= 30, stdout
+    assert not re.search(r"\bnan\b", stdout, re.IGNORECASE), stdout
+    assert str(out / "report.html") in stdout
+    if "consistent with nominal" in stdout:  # the backtest's extrapolation interval holds: no verdict says FAIL
+        assert "FAIL" not in stdout and "compare other laws" not in stdout, stdout
+    for head in ("The answer", "How far to trust it:", "What to do next:", "Problems found"):
+        assert head in stdout
+
+
+def test_fit_prints_one_screen_on_the_bundled_example(tmp_path):
+    out = tmp_path / "example"
+    done = run_cli("fit", "--bootstrap", "100", "--target", "N=70B,D=1.4T", "--compute", "1e24", "--target-loss",
+                   "2.0", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    _assert_one_screen(done.stdout, out)
+    assert "new-run" in done.stdout and "extrapolation" in done.stdout and "law band" in done.stdout
+    verbose = run_cli("fit", "--bootstrap", "20", "--no-holdout", "--verbose", "--out", str(tmp_path / "long"))
+    assert verbose.returncode == 0, verbose.stderr
+    assert "parameter" in verbose.stdout and "estimate" in verbose.stdout and "SUMMARY" in verbose.stdout
+    assert not re.search(r"\bnan\b", verbose.stdout), verbose.stdout  # no backtest row without points
+
+
+def test_fit_prints_one_screen_on_chinchilla_epoch(tmp_path, mirror):
+    out = tmp_path / "epoch"
+    done = run_cli("fit", "chinchilla_epoch", "--bootstrap", "100", "--target", "N=70B,D=1.4T", "--compute", "1e24",
+                   "--target-loss", "2.0", "--out", str(out), env={"SCALEFIT_DATA_MIRROR": str(mirror)})
+    assert done.returncode == 0, done.stderr
+    _assert_one_screen(done.stdout, out)
+    assert "held-out check: FAILS" not in done.stdout

@@ -59,8 +59,14 @@ def cmd_fit(args: argparse.Namespace) -> int:
                      collected_warnings=collected, backtest=not args.no_backtest,
                      compare_laws=[resolve_law(text) for text in args.compare_law])
     if not args.quiet:
-        print_results(read_record(written / "fit.json"))
-        print(f"report: {written / 'report.html'} (also report.md, fit.json, figures/)")
+        record = read_record(written / "fit.json")
+        if args.verbose:
+            print_results(record)
+            print(f"report: {written / 'report.html'} (also report.md, fit.json, figures/)")
+        else:
+            from .short import short_lines
+
+            print("\n".join(short_lines(record, str(written / "report.html"))))
     if "U" in result.law.inputs:  # a law of repeated data: also the paper's staged fit
         run_staged_data_constrained(args, table, written)
     return 0
@@ -123,7 +129,9 @@ def print_results(record: dict) -> None:
         for p in answers["plans"]:
             _print_plan(p)
     if results.backtest is not None:
-        print("\n" + results.backtest.summary())
+        empty = [r.interval for r in results.backtest.coverage().itertuples() if int(r.n) == 0]
+        print("\n" + "\n".join(line for line in results.backtest.summary().splitlines()  # no row without points
+                                if not any(line.startswith(f"  {name} ") for name in empty)))
     if results.holdout is not None:
         print("\n" + results.holdout.summary())
     elif record.get("holdout_skipped"):

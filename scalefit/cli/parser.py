@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default ./{DEFAULT_OUT})")
     fit.add_argument("--force", action="store_true", help="replace an existing, non-empty output directory")
     fit.add_argument("--quiet", action="store_true", help="no summary, no progress bar")
+    fit.add_argument("--verbose", action="store_true",
+                     help="print the long form (parameter, bootstrap, backtest and held-out tables) instead of one "
+                          "screen")
 
     cmp_ = commands.add_parser("compare", help="fit several laws to the same runs: AIC/BIC and leave-largest-out error")
     cmp_.add_argument("source", nargs="?", default=DEFAULT_SOURCE, metavar="RUNS",
