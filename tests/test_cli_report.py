@@ -299,7 +299,7 @@ def test_reprs_are_short_summaries(example_report):
 
 def test_fit_prints_the_answers_it_computed(tmp_path):
     done = run_cli("fit", "--bootstrap", "0", "--no-holdout", "--target", "N=7B,D=140B", "--compute", "1e22",
-                   "--target-loss", "2.2", "--out", tmp_path / "o")
+                   "--target-loss", "2.2", "--verbose", "--out", tmp_path / "o")
     assert done.returncode == 0, done.stderr
     record = json.loads((tmp_path / "o" / "fit.json").read_text())
     assert done.stdout.startswith("No problems found.")
@@ -444,7 +444,7 @@ def test_predict_prints_the_three_intervals(example_report):
 def test_fit_with_compare_law_and_no_backtest(tmp_path):
     out = tmp_path / "cmp"
     done = run_cli("fit", "--bootstrap", "20", "--no-holdout", "--no-backtest", "--compare-law", "kaplan",
-                   "--target", "N=7B,D=140B", "--out", out)
+                   "--target", "N=7B,D=140B", "--verbose", "--out", out)
     assert done.returncode == 0, done.stderr
     record = read_record(out / "fit.json")
     assert record["backtest"] is None and "newrun_lo" not in record["answers"]["predictions"][0]
@@ -460,3 +460,64 @@ def test_fit_with_compare_law_and_no_backtest(tmp_path):
     again = tmp_path / "again"
     assert run_cli("report", out / "fit.json", "--out", again).returncode == 0
     assert _strip_rendered((again / "report.md").read_bytes()) == _strip_rendered((out / "report.md").read_bytes())
+
+
+def test_fit_json_of_3bad72f_still_restores_and_rerenders(tmp_path):
+    """A fit.json written by 3bad72f (old-format "holdout" record: no extrapolation interval) loads, restores and
+    re-renders to HTML and Markdown, through the API and through `scalefit report`."""
+    import gzip
+
+    from scalefit.core.formatting import num
+    from scalefit.report.render import rerender
+
+    fixture = Path(__file__).parent / "fixtures" / "fit_3bad72f_example.json.gz"
+    path = tmp_path / "old" / "fit.json"
+    path.parent.mkdir()
+    path.write_bytes(gzip.decompress(fixture.read_bytes()))
+    record = read_record(path)
+    results = restore(record)
+    assert results.holdout is not None and results.holdout.verdict == "NOT JUDGED"
+    out = rerender(path, tmp_path / "again")
+    md = (out / "report.md").read_text()
+    page = (out / "report.html").read_text()
+    loss = num(record["answers"]["predictions"][0]["loss"], 5)
+    n_opt = num(record["answers"]["optimal"][0]["N_opt"], 4)
+    for text in (md, page):
+        assert loss in text and n_opt in text and "Held-out check" in text
+        assert "held-out check FAILS" not in text
+    done = run_cli("report", str(path), "--out", str(tmp_path / "cli"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "cli" / "report.html").is_file() and loss in (tmp_path / "cli" / "report.md").read_text()
+
+
+def _assert_one_screen(stdout: str, out: Path) -> None:
+    lines = stdout.splitlines()
+    assert len(lines) <= 30, stdout
+    assert not re.search(r"\bnan\b", stdout, re.IGNORECASE), stdout
+    assert str(out / "report.html") in stdout
+    if "consistent with nominal" in stdout:  # the backtest's extrapolation interval holds: no verdict says FAIL
+        assert "FAIL" not in stdout and "compare other laws" not in stdout, stdout
+    for head in ("The answer", "How far to trust it:", "What to do next:", "Problems found"):
+        assert head in stdout
+
+
+def test_fit_prints_one_screen_on_the_bundled_example(tmp_path):
+    out = tmp_path / "example"
+    done = run_cli("fit", "--bootstrap", "100", "--target", "N=70B,D=1.4T", "--compute", "1e24", "--target-loss",
+                   "2.0", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    _assert_one_screen(done.stdout, out)
+    assert "new-run" in done.stdout and "extrapolation" in done.stdout and "law band" in done.stdout
+    verbose = run_cli("fit", "--bootstrap", "20", "--no-holdout", "--verbose", "--out", str(tmp_path / "long"))
+    assert verbose.returncode == 0, verbose.stderr
+    assert "parameter" in verbose.stdout and "estimate" in verbose.stdout and "SUMMARY" in verbose.stdout
+    assert not re.search(r"\bnan\b", verbose.stdout), verbose.stdout  # no backtest row without points
+
+
+def test_fit_prints_one_screen_on_chinchilla_epoch(tmp_path, mirror):
+    out = tmp_path / "epoch"
+    done = run_cli("fit", "chinchilla_epoch", "--bootstrap", "100", "--target", "N=70B,D=1.4T", "--compute", "1e24",
+                   "--target-loss", "2.0", "--out", str(out), env={"SCALEFIT_DATA_MIRROR": str(mirror)})
+    assert done.returncode == 0, done.stderr
+    _assert_one_screen(done.stdout, out)
+    assert "held-out check: FAILS" not in done.stdout

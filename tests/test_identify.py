@@ -77,7 +77,8 @@ def test_held_out_selection_takes_whole_model_sizes_by_compute_and_is_capped():
 
 def _check(inside: int, total: int) -> HoldoutCheck:
     table = pd.DataFrame({"N": np.full(total, 1e9), "C": np.full(total, 1e20), "inside": np.zeros(total, bool),
-                          "inside_pi": np.arange(total) < inside, "log_error": np.zeros(total),
+                          "inside_pi": np.zeros(total, bool), "ex_lo": np.ones(total), "ex_hi": np.ones(total),
+                          "inside_ex": (np.arange(total) < inside).astype(float), "log_error": np.zeros(total),
                           "distance": np.ones(total)})
     return HoldoutCheck(fit=None, bootstrap=None, table=table, train_rows=np.ones(100, bool), level=0.95,
                         held_sizes=(1e9,))
@@ -86,10 +87,27 @@ def _check(inside: int, total: int) -> HoldoutCheck:
 def test_held_out_verdict_is_a_binomial_test():
     fails = _check(5, 63)
     assert fails.verdict == "FAILS" and fails.p_value < 1e-30
-    assert fails.verdict_line().startswith("FAILS: 5 of 63 held-out runs inside the 95% prediction interval")
+    assert fails.verdict_line().startswith("FAILS: 5 of 63 held-out runs inside the 95% extrapolation interval")
     assert _check(60, 63).verdict == "PASSES"
     assert _check(2, 3).verdict == "TOO FEW TO JUDGE"
     assert _check(5, 63).held_out_text().startswith("the 1 model size whose runs reach the largest training compute")
+
+
+def test_held_out_verdict_judges_the_extrapolation_interval_only():
+    check = _check(60, 63)  # no run inside the law band or the new-run interval: information, not a failure
+    assert check.verdict == "PASSES" and "FAIL" not in check.summary()
+    assert "0 of 63 inside the new-run interval" in check.summary()
+    old = HoldoutCheck(fit=None, bootstrap=None, table=check.table.drop(columns=["ex_lo", "ex_hi", "inside_ex"]),
+                       train_rows=np.ones(100, bool), level=0.95, held_sizes=(1e9,))
+    assert old.verdict == "NOT JUDGED" and "FAIL" not in old.verdict_line()
+
+
+def test_held_out_sizes_print_distinctly():
+    from scalefit.extrapolation.holdout import distinct
+
+    assert distinct([6.795615e9, 9.293216e9, 6.795607e9]) == ["6.79562e+09", "9.29322e+09", "6.79561e+09"]
+    assert distinct([6.8e9, 6.8e9, 9.29e9]) == ["6.8e+09", "6.8e+09", "9.29e+09"]  # equal values may print alike
+    assert distinct([1.5e9, 3.48e9]) == ["1.5e+09", "3.48e+09"]
 
 
 def test_held_out_sub_fit_warnings_are_collected_not_printed():

@@ -266,7 +266,7 @@ def restore(record: dict[str, Any]) -> Results:
         small = Fit.from_dict(h["fit"], RunTable(df.loc[mask].reset_index(drop=True), data["provenance"]))
         check = HoldoutCheck(fit=small, bootstrap=None, table=pd.DataFrame(h["rows"]), train_rows=mask,
                              level=float(h["level"]), held_sizes=tuple(float(v) for v in h.get("held_sizes", [])),
-                             warnings=tuple(h.get("warnings", [])))
+                             warnings=tuple(h.get("warnings", [])), n_backtest=int(h.get("n_backtest", 0)))
     meta = {k: record[k] for k in META_KEYS if k in record}
     bt = None
     if record.get("backtest"):
