@@ -150,8 +150,9 @@ def _dodge(x: np.ndarray, step: float = 0.012) -> np.ndarray:
 def holdout(check, ax=None):
     """Held-out check: each run held out from the fit (the largest-compute model sizes), as its error
     log(pred/obs) against its extrapolation distance (largest of N, D and C over the fitted runs' maxima),
-    with the law's confidence band (dark bar) and the prediction interval that adds run-to-run noise
-    (light bar), coloured by model size. Look at how many bars cross zero (observed inside) and whether
+    with the law's confidence band (dark bar), the new-run interval that adds run-to-run noise (middle bar)
+    and the extrapolation interval that adds the law's own error beyond the data (light bar; the verdict
+    counts it), coloured by model size. Look at how many light bars cross zero (observed inside) and whether
     the error grows with distance; runs left of the dotted line lie within the fitted range in every
     coordinate.
     """
@@ -165,19 +166,24 @@ def holdout(check, ax=None):
     colours = plt.get_cmap(SIZE_CMAP)(norm(t["N"].to_numpy(float)))
     ax.axhline(0.0, color=OKABE_ITO["black"], lw=1, label="observed = predicted")
     ax.axvline(1.0, color=OKABE_ITO["black"], ls=":", lw=1.2, label="edge of the fitted data (distance 1)")
-    for lo_key, hi_key, width, alpha in (("pi_lo", "pi_hi", 4.0, 0.3), ("lo", "hi", 1.4, 0.95)):
+    level = round(check.level * 100)
+    bars = [("pi_lo", "pi_hi", 4.0, 0.45, f"{level}% new-run interval (+ run noise)"),
+            ("lo", "hi", 1.4, 0.95, f"{level}% confidence band of the law")]
+    if "ex_lo" in t:  # records written before the verdict judged the extrapolation interval have no such column
+        bars.insert(0, ("ex_lo", "ex_hi", 7.0, 0.18, f"{level}% extrapolation interval (the verdict)"))
+    handles, labels = ax.get_legend_handles_labels()
+    for lo_key, hi_key, width, alpha, label in bars:
         lo = np.log(t[lo_key].to_numpy(float) / obs)
         hi = np.log(t[hi_key].to_numpy(float) / obs)
         ax.vlines(x, lo, hi, colors=colours, lw=width, alpha=alpha)
+        handles.append(Line2D([], [], color="0.3", lw=width, alpha=alpha))
+        labels.append(label)
     ax.scatter(x, err, c=colours, s=16, edgecolors="black", linewidths=0.3, zorder=4)
-    level = round(check.level * 100)
-    handles, labels = ax.get_legend_handles_labels()
-    handles += [Line2D([], [], color="0.3", lw=1.4), Line2D([], [], color="0.3", lw=4.0, alpha=0.3)]
-    labels += [f"{level}% confidence band of the law", f"{level}% prediction interval (+ run noise)"]
+    counts = f"new-run {int(t['inside_pi'].sum())}/{len(t)}, band {int(t['inside'].sum())}/{len(t)}"
+    title = (f"Held-out runs inside: extrapolation {int(t['inside_ex'].sum())}/{len(t)}, {counts}"
+             if "inside_ex" in t else f"Held-out runs inside: {counts}")
     ax.set(xscale="log", xlabel="extrapolation distance (x the fitted runs' largest N, D or C)",
-           ylabel=LOG_RATIO_LABEL,
-           title=f"Held-out runs: {int(t['inside'].sum())}/{len(t)} in band, "
-                 f"{int(t['inside_pi'].sum())}/{len(t)} in prediction interval")
+           ylabel=LOG_RATIO_LABEL, title=title)
     ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.1e}"[0] in "235" else ""))
     ax.tick_params(axis="x", which="minor", labelsize=MINOR_LABEL_SIZE)
