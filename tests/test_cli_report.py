@@ -25,7 +25,7 @@ from scalefit import datasets
 from scalefit.report.record import read_record, restore
 from scalefit.report.render import FIGURES, RENDERED_PREFIX
 
-ALL_FIGURES = (*FIGURES, "backtest")  # the backtest figure sits in its own section
+ALL_FIGURES = (*FIGURES, "backtest", "influence")  # the backtest and influence figures sit in their own sections
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,8 @@ STAGES = {
 #: (importing module, imported module): a lazy, one-line convenience on a result object reaching a higher stage
 CONVENIENCES = {
     ("scalefit.fitting.result", "scalefit.uncertainty.bootstrap"),       # Fit.bootstrap()
+    ("scalefit.fitting.result", "scalefit.uncertainty.influence"),       # Fit.influence()
+    ("scalefit.uncertainty.influence", "scalefit.plots.influence"),      # Influence.figure()
     ("scalefit.extrapolation.backtest_result", "scalefit.plots.backtest"),  # Backtest.figure()
     ("scalefit.approaches.compare_laws", "scalefit.plots.comparison"),   # Comparison.figure()
 }

@@ -57,6 +57,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
                      references=references, holdout=not args.no_holdout, seed=args.seed, force=args.force,
                      command=["scalefit", *sys.argv[1:]] if sys.argv[0].endswith("scalefit") else None,
                      collected_warnings=collected, backtest=not args.no_backtest,
+                     influence=not args.no_influence,
                      compare_laws=[resolve_law(text) for text in args.compare_law])
     if not args.quiet:
         record = read_record(written / "fit.json")

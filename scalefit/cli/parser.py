@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--no-backtest", action="store_true",
                      help="skip the backtest (then predictions have a law band only, no new-run or extrapolation "
                           "interval)")
+    fit.add_argument("--no-influence", action="store_true",
+                     help="skip the leave-one-out influence of each group and run on the targets")
     fit.add_argument("--compare-law", action="append", default=[], type=law_argument, metavar="LAW",
                      help="also fit LAW (repeatable) and compare it with --law in a 'Which law' section")
     fit.add_argument("--out", default=DEFAULT_OUT, help=f"output directory (default ./{DEFAULT_OUT})")

@@ -94,6 +94,13 @@ def short_lines(record: dict[str, Any], report_path: str | None = None) -> list[
         trust.append(f"  held-out check: {check.verdict_line()}")
     elif record.get("holdout_skipped"):
         trust.append(f"  held-out check: skipped ({_cut(record['holdout_skipped'], 120)})")
+    inf = results.influence
+    if inf is not None:
+        named = inf.summary_lines(k=2)
+        top = inf.top(1)
+        trust += [f"  influence: {_cut(x)}" for x in named] or [
+            f"  influence: no group or run moves the answer by more than {inf.threshold:g} interval widths"
+            + (f" (largest {top['label'].iloc[0]}: {top['max widths'].iloc[0]:.2f})" if len(top) else "")]
     steps = ["What to do next:"] + [f"  - {_cut(s)}" for s in next_steps(results, record, reach)[:3]]
     found = problems(results, record)
     probs = [f"Problems found: {len(found)}" + (" (the most important; all in the report):" if found else ".")]

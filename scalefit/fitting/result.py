@@ -184,6 +184,12 @@ class Fit:
 
         return bootstrap(self, *args, **kwargs)
 
+    def influence(self, *args: Any, **kwargs: Any):
+        """Which runs and groups move the fit and its targets; see :func:`scalefit.uncertainty.influence.influence`."""
+        from ..uncertainty.influence import influence
+
+        return influence(self, *args, **kwargs)
+
     # -- output --------------------------------------------------------------------------------------
     @property
     def identification(self):

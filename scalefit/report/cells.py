@@ -50,6 +50,10 @@ def figure_caption(name: str) -> str:
         from ..plots.backtest import backtest_figure
 
         text = plots.caption(backtest_figure)
+    elif name == "influence":
+        from ..plots.influence import influence_figure
+
+        text = plots.caption(influence_figure)
     elif name == "compare":
         from ..plots.comparison import comparison
 

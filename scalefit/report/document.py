@@ -31,6 +31,7 @@ from .sections_fit import (
     _optimizer_section,
     _parameter_section,
 )
+from .sections_influence import _influence_section
 from .summary import problems_section, summary_lines
 
 
@@ -44,7 +45,7 @@ def document(results: Results, record: dict[str, Any], figure_dir: Path) -> tupl
                 _parameter_section(fit, boot, results.profile), _goodness_section(fit, record),
                 _derived_section(fit, boot, answers), _diagnostics_section(fit, boot),
                 _extrapolation_section(answers, boot is not None, results.backtest is not None),
-                _backtest_section(results, record, images), _plan_section(answers),
+                _backtest_section(results, record, images), _influence_section(results, images), _plan_section(answers),
                 _holdout_section(check, record.get("holdout_skipped")), _regime_section(fit)]
     if results.comparison is not None:
         sections.insert(sections.index(next(x for x in sections if x.title == "Inference-aware plans")),
@@ -75,6 +76,10 @@ def _figures(results: Results, figure_dir: Path, requested: Sequence[float] = ()
         from ..plots.backtest import backtest_figure
 
         makers["backtest"] = lambda: backtest_figure(results.backtest, requested=requested)
+    if results.influence is not None and len(results.influence.groups):
+        from ..plots.influence import influence_figure
+
+        makers["influence"] = lambda: influence_figure(results.influence)
     if results.comparison is not None and len(results.comparison.table):
         makers["compare"] = lambda: results.comparison.plot()
     images = {}

@@ -79,6 +79,8 @@ class Results:
     #: profile-likelihood intervals: {"sigmas", "intervals": {name: [[prob, value], ...]}, "seconds"} or
     #: {"skipped": reason}; None when not attempted
     profile: dict[str, Any] | None = None
+    #: leave-one-out influence on the targets (:class:`scalefit.uncertainty.influence.Influence`)
+    influence: Any = None
 
 
 def table_sha256(runs: RunTable) -> str:
@@ -120,6 +122,7 @@ def build_record(results: Results) -> dict[str, Any]:
         "backtest": None if results.backtest is None else results.backtest.to_dict(),
         "comparison": None if results.comparison is None else results.comparison.to_dict(),
         "profile": results.profile,
+        "influence": None if results.influence is None else results.influence.to_dict(),
         "goodness": goodness_of_fit(fit),
         "answers": answers(results),
         "identifiability": identifiability(fit, boot).to_dict(),
@@ -274,8 +277,13 @@ def restore(record: dict[str, Any]) -> Results:
 
         bt = Backtest.from_dict(record["backtest"])
     comparison = None if not record.get("comparison") else comparison_from_dict(record["comparison"])
+    infl = None
+    if record.get("influence"):
+        from ..uncertainty.influence import Influence
+
+        infl = Influence.from_dict(record["influence"])
     return Results(fit=fit, bootstrap=boot, holdout=check, requests=Requests.from_dict(record["requests"]),
-                   meta=meta, backtest=bt, comparison=comparison, profile=record.get("profile"))
+                   meta=meta, backtest=bt, comparison=comparison, profile=record.get("profile"), influence=infl)
 
 
 def comparison_from_dict(d: dict[str, Any]):

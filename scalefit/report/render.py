@@ -44,7 +44,8 @@ def report(fit, out: str | os.PathLike, bootstrap=None, targets=(), computes=(),
            references=None, holdout: bool = True, holdout_boot: int = 200, seed: int | None = 0,
            force: bool = False, command: list[str] | None = None,
            collected_warnings: list[str] | tuple[str, ...] = (), backtest: bool = True,
-           backtest_boot: int = BACKTEST_BOOT, compare_laws: Sequence[Any] = (), profile: bool = True) -> Path:
+           backtest_boot: int = BACKTEST_BOOT, compare_laws: Sequence[Any] = (), profile: bool = True,
+           influence: bool = True) -> Path:
     """Write report.html, report.md, fit.json and figures/ for ``fit`` (and its ``bootstrap``) into ``out``.
 
     ``targets`` are (N, D) pairs to predict, ``computes`` budgets (FLOPs) to allocate, ``plans`` dicts with
@@ -57,6 +58,8 @@ def report(fit, out: str | os.PathLike, bootstrap=None, targets=(), computes=(),
     and extrapolation intervals.
     ``compare_laws``: other laws (names, import paths or Law objects) compared with the fitted one by
     :func:`scalefit.approaches.compare_laws.compare` in a "Which law" section.
+    ``influence``: with a bootstrap, leave-one-group-out and leave-one-run-out influence on the targets
+    (:func:`scalefit.uncertainty.influence.influence`) in a "Which runs drive the extrapolation" section.
     ``profile``: try profile-likelihood intervals (skipped with the reason when lmfit fails or takes longer
     than PROFILE_SECONDS).
 
@@ -89,8 +92,9 @@ def report(fit, out: str | os.PathLike, bootstrap=None, targets=(), computes=(),
     bt = run_backtest(fit, bootstrap, backtest_boot, seed) if (backtest and bootstrap is not None) else None
     comparison = run_comparison(fit, compare_laws) if compare_laws else None
     prof = profile_intervals(fit) if profile else None
+    infl = run_influence(fit, bootstrap, targets, computes) if (influence and bootstrap is not None) else None
     record = build_record(Results(fit, bootstrap, check, requests, meta, backtest=bt, comparison=comparison,
-                                  profile=prof))
+                                  profile=prof, influence=infl))
     return render_record(record, out, force=force)
 
 
@@ -100,6 +104,19 @@ def run_backtest(fit, boot, n_boot: int = BACKTEST_BOOT, seed: int | None = 0):
 
     try:
         return backtest(fit, n_boot=n_boot, level=boot.level, seed=seed)
+    except (ScalefitError, ArithmeticError, ValueError, np.linalg.LinAlgError):
+        return None
+
+
+def run_influence(fit, boot, targets=(), computes=()):
+    """Leave-one-out influence on the requested targets ((N, D) pairs) and budgets (FLOPs); None when the
+    law has other inputs for a target or the refits fail."""
+    from ..uncertainty.influence import influence
+
+    points = [{"N": float(n), "D": float(d)} for n, d in targets] if set(fit.law.inputs) == {"N", "D"} else []
+    budgets = list(computes) if fit.has_allocation else []
+    try:
+        return influence(fit, boot, targets=points, budgets=budgets)
     except (ScalefitError, ArithmeticError, ValueError, np.linalg.LinAlgError):
         return None
 

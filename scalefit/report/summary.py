@@ -6,6 +6,7 @@ from typing import Any
 
 from ..core.formatting import as_float
 from ..fitting.identify import identifiability
+from .sections_influence import influence_lines
 from .cells import FAR, Section, _f, _largest_distance, _pair, _unsupported, far
 from .record import Results
 
@@ -62,6 +63,7 @@ def summary_lines(results: Results, record: dict[str, Any]) -> list[str]:
                      "(largest of its N, D and compute ratios to the largest fitted).")
     if check is not None:
         lines.append(f"Held-out check: {check.verdict_line()}.")
+    lines += influence_lines(results)
     lines.append("**What to do next.**")
     lines += [f"- {step}" for step in next_steps(results, record, reach)]
     return lines

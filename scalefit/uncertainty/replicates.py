@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import solver
 from ..solver import general as general_solver
+from ..solver import lm
 from . import resampling
 
 GENERAL_CHECKS = 4  # general path: replicates re-solved from scratch by the global method
@@ -62,4 +64,21 @@ def _refits(problem, z0, weights, log_loss):
     for i in np.flatnonzero(~ok):
         sub = problem.reweighted(weights[i], None if log_loss is None else log_loss[i])
         z[i], _, ok[i] = general_solver.rescue(sub, z[i])
+    return z, ok
+
+
+def refit_rows(engine, problem, z0: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Warm-started refits of one problem under each row of ``weights`` (B, n) (0 leaves a run out).
+
+    Returns internal parameters z (B, P) and a converged mask (B,); stalled rows go through the engine's
+    rescue (L-BFGS-B and a stationarity test). Used by leave-one-out influence, which has no draws.
+    """
+    weights = np.asarray(weights, dtype=float)
+    if engine.kind == "general":
+        return _refits(problem, z0, weights, None)
+    batch = lm.refine(problem, np.tile(z0, (len(weights), 1)), weights * problem.weights,
+                      same_optimum_rtol=solver.SAME_OPTIMUM_RTOL, rtol=resampling.REPLICATE_RTOL)
+    z, ok = np.array(batch.z), np.array(batch.converged)
+    for i in np.flatnonzero(~ok):
+        z[i], _, ok[i] = solver.rescue(problem.reweighted(weights[i]), z[i])
     return z, ok
