@@ -13,9 +13,9 @@ from ..core.errors import ScalefitError
 from ..core.formatting import num
 from ..data import registry as datasets
 from ..data.runs import RunTable, load_runs
-from ..data.units import UnitError, parse_quantity
 from ..laws import LAWS
 from ..report.record import read_record, restore
+from . import argtypes as types
 
 DEFAULT_SOURCE = "example_chinchilla"
 
@@ -124,11 +124,13 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--checkpoints", choices=["final", "all"],
                       help="for training curves (run ids or a step column): keep the final checkpoint of each "
                            "curve (default) or all of them")
-    load.add_argument("--min-fraction-of-run", type=float, metavar="F",
+    load.add_argument("--min-fraction-of-run", type=types.fraction("a fraction of the final D"), metavar="F",
                       help="for training curves: keep checkpoints with D >= F x the final D of their curve")
-    load.add_argument("--min-tokens", type=float, help="keep runs with D >= this many tokens")
-    load.add_argument("--max-loss", type=float, help="keep runs with loss <= this")
-    load.add_argument("--drop-highest-loss", type=int, metavar="K", help="drop the K highest-loss runs")
+    load.add_argument("--min-tokens", type=types.nonnegative("a token count", "tokens"),
+                      help="keep runs with D >= this many tokens")
+    load.add_argument("--max-loss", type=types.positive("a loss", "nats/token"), help="keep runs with loss <= this")
+    load.add_argument("--drop-highest-loss", type=types.count("the number of runs dropped", 0, 10**6), metavar="K",
+                      help="drop the K highest-loss runs")
     load.add_argument("--filter", metavar="QUERY", help="pandas query over the columns, e.g. 'epochs == 1'")
     load.add_argument("--drop-invalid", action="store_true",
                       help="drop invalid rows (recorded) instead of stopping with an error")
@@ -140,21 +142,6 @@ def law_argument(text: str) -> str:
     if text in LAWS or ":" in text:
         return text
     raise argparse.ArgumentTypeError(f"unknown law {text!r}; choose from {', '.join(LAWS)} or give module:attribute")
-
-
-def quantity(text: str, what: str) -> float:
-    try:
-        return parse_quantity(text)
-    except (UnitError, ValueError) as exc:
-        raise ScalefitError(f"{what}: {exc}") from None
-
-
-def parse_point(text: str, what: str) -> tuple[float, float]:
-    """``"N=70B,D=1.4T"`` -> (7e10, 1.4e12)."""
-    parts = dict(item.partition("=")[::2] for item in text.split(","))
-    if set(parts) != {"N", "D"}:
-        raise ScalefitError(f"{what} {text!r} must look like N=70B,D=1.4T")
-    return quantity(parts["N"], f"{what} N"), quantity(parts["D"], f"{what} D")
 
 
 def resolve_law(text: str):
