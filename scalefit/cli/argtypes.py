@@ -3,7 +3,8 @@ and checked by :mod:`scalefit.core.checks` while the command line is read, befor
 
 A bad value ends in one line and exit status 2, naming the option, the value as typed and the allowed range::
 
-    scalefit fit: error: argument --compute: 0 is not allowed: a compute budget must be > 0 and finite (FLOPs)
+    scalefit: error: argument --compute: 0 is not allowed: a compute budget must be > 0 and finite (FLOPs) (usage:
+    `scalefit fit --help`)
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line (exit 2), pointing at ``--help`` for the usage."""
 
     def error(self, message: str):  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (usage: `{self.prog} --help`)\n")
+        # "scalefit: error: ..." like every other error of the command, so one pattern finds them all
+        self.exit(2, f"scalefit: error: {' '.join(message.split())} (usage: `{self.prog} --help`)\n")
 
 
 def _typed(check: Callable[[str], Any], name: str) -> Callable[[str], Any]:
@@ -56,6 +58,11 @@ def _integer_text(text: str) -> Any:
             return text
 
 
+def _typed_text(text: str) -> str:
+    """The value as typed in a message: a number as it is (``-5``), anything else quoted (``'many'``)."""
+    return repr(text) if isinstance(_integer_text(text), str) else text.strip()
+
+
 def positive(what: str, unit: str = "") -> Callable[[str], float]:
     """> 0 and finite, with magnitude suffixes: budgets (FLOPs), sizes, losses."""
     rule = f"> 0 and finite{f' ({unit})' if unit else ''}"
@@ -83,18 +90,18 @@ def fraction(what: str) -> Callable[[str], float]:
 
 def count(what: str, lo: int, hi: int) -> Callable[[str], int]:
     """An integer in [lo, hi]."""
-    return _typed(lambda text: checks.count(_integer_text(text), "", lo, hi, what, shown=text.strip()), "count")
+    return _typed(lambda text: checks.count(_integer_text(text), "", lo, hi, what, shown=_typed_text(text)), "count")
 
 
 def replicates(allow_zero: bool = True) -> Callable[[str], int]:
     """Bootstrap replicates: 0 (none, when allowed) or an integer in [2, MAX_REPLICATES]."""
-    return _typed(lambda text: checks.replicates(_integer_text(text), "", allow_zero, shown=text.strip()),
+    return _typed(lambda text: checks.replicates(_integer_text(text), "", allow_zero, shown=_typed_text(text)),
                   "replicates")
 
 
 def seed() -> Callable[[str], int]:
     """A random seed: an integer in [0, 2**63 - 1]."""
-    return _typed(lambda text: checks.seed(_integer_text(text), "", allow_none=False, shown=text.strip()), "seed")
+    return _typed(lambda text: checks.seed(_integer_text(text), "", allow_none=False, shown=_typed_text(text)), "seed")
 
 
 def point(what: str = "a point") -> Callable[[str], tuple[float, float]]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -35,10 +36,15 @@ from .errors import ArgumentError
 MAX_SEED = 2**63 - 1
 #: replicate counts above this would run for days; refused instead of hanging
 MAX_REPLICATES = 10**7
+#: a law's input -> (what it is, its unit), for messages
+INPUTS = {"N": ("a model size", "parameters"), "D": ("a token count", "tokens"), "C": ("a compute budget", "FLOPs"),
+          "U": ("a unique-token count", "tokens")}
 
 
 def show(value: object) -> str:
     """A value as a user would type it: ``0``, ``-1``, ``nan``, ``inf``, ``1e+24``, ``'abc'``, ``[1e+20, -1]``."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
     if isinstance(value, bool) or value is None:
         return repr(value)
     if isinstance(value, numbers.Integral):
@@ -134,10 +140,18 @@ def replicates(value: Any, name: str = "n", allow_zero: bool = False, shown: str
     number = _integer(value)
     if allow_zero and number == 0:
         return 0
-    rule = f"an integer in [2, {MAX_REPLICATES}]" + (" (or 0 for none)" if allow_zero else "")
+    rule = f"an integer, at least 2 and at most {MAX_REPLICATES}" + (" (or 0 for none)" if allow_zero else "")
     if number is None or not 2 <= number <= MAX_REPLICATES:
         raise ArgumentError(name, value, f"the number of bootstrap replicates must be {rule}", shown or show(value))
     return number
+
+
+def resampling(n_boot: Any, level_: Any, seed_: Any) -> None:
+    """The bootstrap arguments shared by the approaches: n_boot 0 (none) or >= 2, level in (0, 1), an integer
+    seed (or None)."""
+    replicates(n_boot, "n_boot", allow_zero=True)
+    level(level_, "level")
+    seed(seed_, "seed")
 
 
 def seed(value: Any, name: str = "seed", allow_none: bool = True, shown: str | None = None) -> Any:
@@ -163,3 +177,20 @@ def _integer(value: Any) -> int | None:
     if isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value).is_integer():
         return int(value)
     return None
+
+
+def compute(value: Any, name: str = "compute") -> Any:
+    """Compute budgets in FLOPs: > 0 and finite (elementwise)."""
+    return positive_finite(value, name, "a compute budget", "FLOPs")
+
+
+def loss(value: Any, name: str = "target_loss") -> Any:
+    """Target losses in nats/token: > 0 and finite (elementwise)."""
+    return positive_finite(value, name, "a target loss", "nats/token")
+
+
+def law_inputs(values: Mapping[str, Any]) -> None:
+    """Every input of a law (N, D, C, U, ...) > 0 and finite, elementwise, named by its key."""
+    for key, value in values.items():
+        what, unit = INPUTS.get(key, (f"the input {key}", ""))
+        positive_finite(value, key, what, unit)
