@@ -30,20 +30,24 @@ from tests.cli_helpers import run_cli
 BAD = ("0", "-1", "nan", "inf", "1e400", "abc")  # "huge": 1e400 overflows to inf; counts also get "1e9"
 POSITIVE = BAD
 NONNEGATIVE = tuple(v for v in BAD if v != "0")
+CAPPED = (*BAD, "1e300")  # finite but far past any run: the laws' arithmetic would overflow
+SIZE = (*CAPPED, "0.5")  # parameters and tokens: at least 1
+NONNEGATIVE_CAPPED = (*NONNEGATIVE, "1e300")
 LEVEL = (*BAD, "1", "1.5")
 FRACTION = (*BAD, "1.5")
 REPLICATES = ("-1", "nan", "inf", "1e400", "abc", "1", "2.5", "1e8")  # 0 means "no bootstrap"
 SEED = ("-1", "nan", "inf", "1e400", "abc", "1.5", "1e30")
 COUNT = (*BAD, "2.5", "1e9")
-POINT = ("N=0,D=1T", "N=-1,D=1T", "N=nan,D=1T", "N=70B,D=inf", "N=1e400,D=1T", "N=abc,D=1T", "N=70B,D=0", "N=70B")
+POINT = ("N=0,D=1T", "N=-1,D=1T", "N=nan,D=1T", "N=70B,D=inf", "N=1e400,D=1T", "N=abc,D=1T", "N=70B,D=0", "N=70B",
+         "N=1e300,D=1T")
 REFERENCE = ("C:N=0,D=1T", "C:N=-1,D=1T", "C:N=nan,D=1T", "C:N=70B,D=inf", "C:N=1e400,D=1T", "C:N=abc,D=1T",
              "N=70B,D=1T")
-BUDGETS = ("1e20,0", "1e20,-1", "nan", "inf", "1e400", "abc", "1e20,lots")
+BUDGETS = ("1e20,0", "1e20,-1", "nan", "inf", "1e400", "abc", "1e20,lots", "1e300")
 #: a compound value -> the part of it the message must quote (a plain value is quoted whole)
 SHOWN = {**{v: v.split(":")[-1].split(",")[0] for v in POINT + REFERENCE}, "N=70B,D=inf": "D=inf",
          "N=70B,D=0": "D=0", "C:N=70B,D=inf": "D=inf", "N=70B": "'N=70B'", "N=70B,D=1T": "'N=70B,D=1T'",
-         "1e20,0": "0", "1e20,-1": "-1", "1e20,lots": "'lots'", "abc": "'abc'", "N=abc,D=1T": "N=abc",
-         "C:N=abc,D=1T": "N=abc"}
+         "1e20,0": "0", "1e20,-1": "-1", "1e20,lots": "'lots'", "abc": "'abc'", "N=abc,D=1T": "N='abc'",
+         "C:N=abc,D=1T": "N='abc'"}
 
 LOAD = {"--min-fraction-of-run": FRACTION, "--min-tokens": NONNEGATIVE, "--max-loss": POSITIVE,
         "--drop-highest-loss": (*NONNEGATIVE, "2.5", "1e9")}
@@ -51,16 +55,16 @@ LOAD = {"--min-fraction-of-run": FRACTION, "--min-tokens": NONNEGATIVE, "--max-l
 TABLE: dict[str, dict[str, tuple[str, ...]]] = {
     "runs": dict(LOAD),
     "fit": {**LOAD, "--delta": POSITIVE, "--bootstrap": REPLICATES, "--level": LEVEL, "--seed": SEED,
-            "--jobs": COUNT, "--target": POINT, "--compute": POSITIVE, "--target-loss": POSITIVE,
-            "--plan-loss": POSITIVE, "--plan-compute": POSITIVE, "--inference-tokens": NONNEGATIVE,
+            "--jobs": COUNT, "--target": POINT, "--compute": CAPPED, "--target-loss": CAPPED,
+            "--plan-loss": CAPPED, "--plan-compute": CAPPED, "--inference-tokens": NONNEGATIVE_CAPPED,
             "--reference": REFERENCE},
     "compare": {**LOAD, "--delta": POSITIVE, "--k": COUNT, "--bootstrap": REPLICATES, "--seed": SEED},
     "approaches": {**LOAD, "--budgets": BUDGETS, "--window": (*COUNT, "2"), "--tolerance": POSITIVE,
-                   "--compute": POSITIVE, "--bootstrap": REPLICATES, "--level": LEVEL, "--seed": SEED},
-    "predict": {"--N": POSITIVE, "--D": POSITIVE},
-    "optimal": {"--compute": POSITIVE},
-    "plan": {"--target-loss": POSITIVE, "--plan-compute": POSITIVE, "--compute": POSITIVE,
-             "--inference-tokens": NONNEGATIVE, "--peak-flops": POSITIVE, "--mfu": FRACTION,
+                   "--compute": CAPPED, "--bootstrap": REPLICATES, "--level": LEVEL, "--seed": SEED},
+    "predict": {"--N": SIZE, "--D": SIZE},
+    "optimal": {"--compute": CAPPED},
+    "plan": {"--target-loss": CAPPED, "--plan-compute": CAPPED, "--compute": CAPPED,
+             "--inference-tokens": NONNEGATIVE_CAPPED, "--peak-flops": CAPPED, "--mfu": FRACTION,
              "--price-per-hour": NONNEGATIVE},
     "datasets": {}, "report": {},
 }
@@ -121,17 +125,20 @@ def test_bad_value_is_one_line_exit_2(command, option, value, capsys):
 
 def test_messages_name_the_allowed_range(capsys):
     expected = {
-        ("fit", "--compute", "0"): "argument --compute: 0 is not allowed: a compute budget must be > 0 and finite "
-                                   "(FLOPs)",
+        ("fit", "--compute", "0"): "argument --compute: 0 is not allowed: a compute budget must be > 0 and at most "
+                                   "1e+40 (FLOPs)",
+        ("fit", "--delta", "-1"): "argument --delta: -1 is not allowed: a Huber delta must be > 0 and finite",
+        ("predict", "--N", "0.5"): "argument --N: 0.5 is not allowed: a model size must be >= 1 and at most 1e+30 "
+                                   "(parameters)",
         ("fit", "--bootstrap", "-5"): "argument --bootstrap: -5 is not allowed: the number of bootstrap replicates "
                                       "must be an integer, at least 2 and at most 10000000 (or 0 for none)",
         ("fit", "--level", "1"): "argument --level: 1 is not allowed: a confidence level must be in (0, 1)",
         ("fit", "--seed", "1.5"): "argument --seed: 1.5 is not allowed: a seed must be an integer in [0, 2**63 - 1]",
         ("plan", "--mfu", "1.5"): "argument --mfu: 1.5 is not allowed: a model FLOPs utilisation must be in (0, 1]",
-        ("fit", "--target", "N=70B,D=-1"): "argument --target: D=-1 is not allowed: the token count D must be > 0 "
-                                           "and finite (tokens)",
+        ("fit", "--target", "N=70B,D=-1"): "argument --target: D=-1 is not allowed: the token count D must be >= 1 "
+                                           "and at most 1e+30 (tokens)",
         ("approaches", "--budgets", "1e20,lots"): "argument --budgets: budget 'lots' is not allowed: an IsoFLOP "
-                                                  "budget must be a number > 0 and finite (FLOPs)",
+                                                  "budget must be a number > 0 and at most 1e+40 (FLOPs)",
         ("fit", "--compute", "1e400"): "argument --compute: 1e400 is not allowed",
     }
     for (command, option, value), text in expected.items():
@@ -220,6 +227,8 @@ def test_predict_and_allocation_arguments(small_fit):
     _refused(lambda: small_fit.optimal(0), "compute: 0 is not allowed", "compute budget", "FLOPs")
     _refused(lambda: small_fit.optimal(np.array([1e20, -1.0])), "compute: -1")
     _refused(lambda: small_fit.n_opt(float("inf")), "compute: inf")
+    _refused(lambda: small_fit.optimal(1e300), "compute: 1e+300 is not allowed", "at most 1e+40")
+    _refused(lambda: small_fit.predict(N=1e31, D=1e12), "N: 1e+31 is not allowed", "at most 1e+30")
     _refused(lambda: small_fit.frontier([1e20, 0]), "compute: 0")
     _refused(lambda: small_fit.compute_for_loss(-2.0), "target_loss: -2", "nats/token")
     _refused(lambda: small_fit.plan(target_loss=2.3, inference_tokens=-1), "inference_tokens: -1")

@@ -39,12 +39,17 @@ def _typed(check: Callable[[str], Any], name: str) -> Callable[[str], Any]:
     return convert
 
 
-def _number(text: str, what: str, rule: str, shown: str | None = None) -> float:
-    """``text`` as a float via the unit parser; ArgumentError (naming the rule) when it is not a number."""
+def _number(text: str) -> float | str:
+    """``text`` as a float via the unit parser ("1e24", "70B"), else the text itself (which the checks refuse)."""
     try:
         return parse_quantity(text)
     except (UnitError, ValueError):
-        raise ArgumentError("", text, f"{what} must be a number {rule}", shown or repr(text)) from None
+        return text
+
+
+def _as_typed(text: str, parsed: Any) -> str:
+    """The value as typed in a message: a number as it is (``-5``, ``1e400``), anything else quoted (``'abc'``)."""
+    return repr(text.strip()) if isinstance(parsed, str) else text.strip()
 
 
 def _integer_text(text: str) -> Any:
@@ -58,50 +63,65 @@ def _integer_text(text: str) -> Any:
             return text
 
 
-def _typed_text(text: str) -> str:
-    """The value as typed in a message: a number as it is (``-5``), anything else quoted (``'many'``)."""
-    return repr(text) if isinstance(_integer_text(text), str) else text.strip()
+def positive(what: str, unit: str = "", cap: float | None = None) -> Callable[[str], float]:
+    """> 0 and finite (and at most ``cap``), with magnitude suffixes: budgets (FLOPs), losses, throughputs."""
+    return between(what, unit, lo=0.0, cap=cap)
 
 
-def positive(what: str, unit: str = "") -> Callable[[str], float]:
-    """> 0 and finite, with magnitude suffixes: budgets (FLOPs), sizes, losses."""
-    rule = f"> 0 and finite{f' ({unit})' if unit else ''}"
-    return _typed(lambda text: checks.positive_finite(_number(text, what, rule), "", what, unit, shown=text.strip()),
-                  "positive")
+def nonnegative(what: str, unit: str = "", cap: float | None = None) -> Callable[[str], float]:
+    """>= 0 and finite (and at most ``cap``), with magnitude suffixes: inference tokens, prices, token counts."""
+    return between(what, unit, lo=0.0, lo_open=False, cap=cap)
 
 
-def nonnegative(what: str, unit: str = "") -> Callable[[str], float]:
-    """>= 0 and finite, with magnitude suffixes: inference tokens, prices, minimum token counts."""
-    rule = f">= 0 and finite{f' ({unit})' if unit else ''}"
-    return _typed(lambda text: checks.nonnegative_finite(_number(text, what, rule), "", what, unit,
-                                                         shown=text.strip()), "nonnegative")
+def size(what: str, unit: str) -> Callable[[str], float]:
+    """A count of parameters or tokens: at least 1 and at most MAX_SIZE (a fraction of a parameter means nothing,
+    and the laws' arithmetic over- or underflows far outside)."""
+    return between(what, unit, lo=1.0, lo_open=False, cap=checks.MAX_SIZE)
+
+
+def between(what: str, unit: str = "", **bounds: Any) -> Callable[[str], float]:
+    """A number (magnitude suffixes allowed) within ``bounds`` (see :func:`scalefit.core.checks.real`)."""
+
+    def parse(text: str) -> float:
+        number = _number(text)
+        return checks.real(number, "", what, unit, shown=_as_typed(text, number), **bounds)
+
+    return _typed(parse, "number")
 
 
 def level(what: str = "a confidence level") -> Callable[[str], float]:
     """A probability in (0, 1)."""
-    return _typed(lambda text: checks.level(_number(text, what, "in (0, 1)"), "", what, shown=text.strip()), "level")
+    return between(what, lo=0.0, hi=1.0)
 
 
 def fraction(what: str) -> Callable[[str], float]:
     """A fraction in (0, 1]."""
-    return _typed(lambda text: checks.fraction(_number(text, what, "in (0, 1]"), "", what, shown=text.strip()),
-                  "fraction")
+    return between(what, lo=0.0, hi=1.0, hi_open=False)
 
 
 def count(what: str, lo: int, hi: int) -> Callable[[str], int]:
     """An integer in [lo, hi]."""
-    return _typed(lambda text: checks.count(_integer_text(text), "", lo, hi, what, shown=_typed_text(text)), "count")
+    return _integral(lambda value, shown: checks.count(value, "", lo, hi, what, shown=shown), "count")
 
 
 def replicates(allow_zero: bool = True) -> Callable[[str], int]:
     """Bootstrap replicates: 0 (none, when allowed) or an integer in [2, MAX_REPLICATES]."""
-    return _typed(lambda text: checks.replicates(_integer_text(text), "", allow_zero, shown=_typed_text(text)),
-                  "replicates")
+    return _integral(lambda value, shown: checks.replicates(value, "", allow_zero, shown=shown), "replicates")
 
 
 def seed() -> Callable[[str], int]:
     """A random seed: an integer in [0, 2**63 - 1]."""
-    return _typed(lambda text: checks.seed(_integer_text(text), "", allow_none=False, shown=_typed_text(text)), "seed")
+    return _integral(lambda value, shown: checks.seed(value, "", allow_none=False, shown=shown), "seed")
+
+
+def _integral(check: Callable[[Any, str], int], name: str) -> Callable[[str], int]:
+    """An argparse type for an integer option: the text as a number, then ``check(value, shown)``."""
+
+    def parse(text: str) -> int:
+        value = _integer_text(text)
+        return check(value, _as_typed(text, value))
+
+    return _typed(parse, name)
 
 
 def point(what: str = "a point") -> Callable[[str], tuple[float, float]]:
@@ -111,12 +131,10 @@ def point(what: str = "a point") -> Callable[[str], tuple[float, float]]:
         parts = dict(item.partition("=")[::2] for item in text.split(","))
         if set(parts) != {"N", "D"}:
             raise ArgumentError("", text, f"{what} must look like N=70B,D=1.4T", repr(text))
-        n_what, d_what = "the model size N", "the token count D"
-        n_shown, d_shown = f"N={parts['N'].strip()}", f"D={parts['D'].strip()}"
-        n = checks.positive_finite(_number(parts["N"], n_what, "> 0 and finite (parameters)", n_shown), "", n_what,
-                                   "parameters", shown=n_shown)
-        d = checks.positive_finite(_number(parts["D"], d_what, "> 0 and finite (tokens)", d_shown), "", d_what,
-                                   "tokens", shown=d_shown)
+        bounds = dict(lo=1.0, lo_open=False, cap=checks.MAX_SIZE)
+        n, d = _number(parts["N"]), _number(parts["D"])
+        n = checks.real(n, "", "the model size N", "parameters", shown=f"N={_as_typed(parts['N'], n)}", **bounds)
+        d = checks.real(d, "", "the token count D", "tokens", shown=f"D={_as_typed(parts['D'], d)}", **bounds)
         return n, d
 
     return _typed(parse, "point")
@@ -138,7 +156,7 @@ def reference() -> Callable[[str], tuple[str, tuple[float, float]]]:
 
 def budget_list(what: str = "a compute budget", unit: str = "FLOPs") -> Callable[[str], list[float]]:
     """``6e18,1e19,3e19`` -> [6e18, 1e19, 3e19], each > 0 and finite."""
-    one = positive(what, unit)
+    one = positive(what, unit, cap=checks.MAX_COMPUTE)
 
     def parse(text: str) -> list[float]:
         values = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import warnings
 
+from ..core import checks
 from ..data import registry as datasets
 from ..laws import DEFAULT_LAW, LAWS
 from . import argtypes as types
@@ -27,10 +28,10 @@ EXAMPLES = """examples:
 """
 
 #: the option types shared by several subcommands
-BUDGET = types.positive("a compute budget", "FLOPs")
-LOSS = types.positive("a target loss", "nats/token")
+BUDGET = types.positive("a compute budget", "FLOPs", cap=checks.MAX_COMPUTE)
+LOSS = types.positive("a target loss", "nats/token", cap=checks.MAX_LOSS)
 DELTA = types.positive("a Huber delta", "log residual")
-INFERENCE_TOKENS = types.nonnegative("lifetime inference tokens", "tokens")
+INFERENCE_TOKENS = types.nonnegative("lifetime inference tokens", "tokens", cap=checks.MAX_SIZE)
 MAX_JOBS = 4096
 
 
@@ -152,9 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     pred = commands.add_parser("predict", help="loss at (N, D) from a fit.json, with interval and distance")
     pred.add_argument("fit_json", metavar="FIT.json", help="a fit.json written by `scalefit fit`")
-    pred.add_argument("--N", nargs="+", required=True, type=types.positive("a model size", "parameters"),
+    pred.add_argument("--N", nargs="+", required=True, type=types.size("a model size", "parameters"),
                       help="parameters, e.g. 70B (several allowed)")
-    pred.add_argument("--D", nargs="+", required=True, type=types.positive("a token count", "tokens"),
+    pred.add_argument("--D", nargs="+", required=True, type=types.size("a token count", "tokens"),
                       help="tokens, e.g. 1.4T (one, or one per N)")
     pred.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
@@ -174,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "deprecated spelling)")
     plan.add_argument("--inference-tokens", default="0", type=INFERENCE_TOKENS,
                       help="lifetime inference tokens, e.g. 1e13 (default 0)")
-    plan.add_argument("--peak-flops", type=types.positive("a peak throughput", "FLOP/s"),
+    plan.add_argument("--peak-flops", type=types.positive("a peak throughput", "FLOP/s", cap=checks.MAX_COMPUTE),
                       help="peak FLOP/s of one accelerator, e.g. 989T, for accelerator-hours and cost")
     plan.add_argument("--mfu", type=types.fraction("a model FLOPs utilisation"), default=0.4,
                       help="model FLOPs utilisation (default 0.4)")

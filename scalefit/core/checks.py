@@ -39,6 +39,12 @@ MAX_REPLICATES = 10**7
 #: a law's input -> (what it is, its unit), for messages
 INPUTS = {"N": ("a model size", "parameters"), "D": ("a token count", "tokens"), "C": ("a compute budget", "FLOPs"),
           "U": ("a unique-token count", "tokens")}
+#: caps far beyond any training run, below where the laws' arithmetic overflows (C**2, 6 N D, 1/N**alpha):
+#: a larger value is refused instead of printing inf or numpy's overflow warnings
+MAX_COMPUTE = 1e40  # FLOPs
+MAX_SIZE = 1e30  # parameters or tokens
+MAX_LOSS = 1e3  # nats/token (a uniform guess over a 50k vocabulary is 10.8)
+CAPS = {"N": MAX_SIZE, "D": MAX_SIZE, "U": MAX_SIZE, "C": MAX_COMPUTE}
 
 
 def show(value: object) -> str:
@@ -72,11 +78,16 @@ def _numbers(value: object, name: str, what: str, rule: str, shown: str | None) 
 
 
 def real(value: Any, name: str, what: str = "the value", unit: str = "", *, lo: float | None = None,
-         hi: float | None = None, lo_open: bool = True, hi_open: bool = True, shown: str | None = None) -> Any:
+         hi: float | None = None, lo_open: bool = True, hi_open: bool = True, cap: float | None = None,
+         shown: str | None = None) -> Any:
     """A finite real number (or array of them, elementwise) in the interval from ``lo`` to ``hi`` (None: no
-    bound; ``lo_open``/``hi_open``: whether the bound itself is excluded). Returns a float, or the array as given.
+    bound; ``lo_open``/``hi_open``: whether the bound itself is excluded) and at most ``cap`` (a practical limit
+    rather than a domain, said so: "> 0 and at most 1e+40"). Returns a float, or the array as given.
     """
-    rule = _rule(lo, hi, lo_open, hi_open) + (f" ({unit})" if unit else "")
+    rule = _rule(lo, hi, lo_open, hi_open)
+    if cap is not None:
+        rule = rule.replace(" and finite", "") + f" and at most {cap:g}"
+    rule += f" ({unit})" if unit else ""
     array = _numbers(value, name, what, rule, shown)
     if array.size == 0:
         return value
@@ -85,6 +96,8 @@ def real(value: Any, name: str, what: str = "the value", unit: str = "", *, lo: 
         bad |= (array <= lo) if lo_open else (array < lo)
     if hi is not None:
         bad |= (array >= hi) if hi_open else (array > hi)
+    if cap is not None:
+        bad |= array > cap
     if bad.any():
         first = array.ravel()[np.argmax(bad.ravel())] if array.ndim else array.item()
         if shown is None:
@@ -103,15 +116,17 @@ def _rule(lo, hi, lo_open, hi_open) -> str:
     return "finite"
 
 
-def positive_finite(value: Any, name: str, what: str = "the value", unit: str = "", shown: str | None = None) -> Any:
-    """> 0 and finite: budgets (FLOPs), sizes (parameters, tokens), target losses (nats/token), deltas."""
-    return real(value, name, what, unit, lo=0.0, shown=shown)
+def positive_finite(value: Any, name: str, what: str = "the value", unit: str = "", shown: str | None = None,
+                    cap: float | None = None) -> Any:
+    """> 0 and finite (and at most ``cap``): budgets (FLOPs), sizes (parameters, tokens), target losses
+    (nats/token), deltas."""
+    return real(value, name, what, unit, lo=0.0, cap=cap, shown=shown)
 
 
 def nonnegative_finite(value: Any, name: str, what: str = "the value", unit: str = "",
-                       shown: str | None = None) -> Any:
-    """>= 0 and finite: inference tokens, prices, minimum token counts."""
-    return real(value, name, what, unit, lo=0.0, lo_open=False, shown=shown)
+                       shown: str | None = None, cap: float | None = None) -> Any:
+    """>= 0 and finite (and at most ``cap``): inference tokens, prices, minimum token counts."""
+    return real(value, name, what, unit, lo=0.0, lo_open=False, cap=cap, shown=shown)
 
 
 def level(value: Any, name: str = "level", what: str = "a confidence level", shown: str | None = None) -> float:
@@ -180,17 +195,18 @@ def _integer(value: Any) -> int | None:
 
 
 def compute(value: Any, name: str = "compute") -> Any:
-    """Compute budgets in FLOPs: > 0 and finite (elementwise)."""
-    return positive_finite(value, name, "a compute budget", "FLOPs")
+    """Compute budgets in FLOPs: > 0 and at most MAX_COMPUTE (elementwise)."""
+    return positive_finite(value, name, "a compute budget", "FLOPs", cap=MAX_COMPUTE)
 
 
 def loss(value: Any, name: str = "target_loss") -> Any:
-    """Target losses in nats/token: > 0 and finite (elementwise)."""
-    return positive_finite(value, name, "a target loss", "nats/token")
+    """Target losses in nats/token: > 0 and at most MAX_LOSS (elementwise)."""
+    return positive_finite(value, name, "a target loss", "nats/token", cap=MAX_LOSS)
 
 
 def law_inputs(values: Mapping[str, Any]) -> None:
-    """Every input of a law (N, D, C, U, ...) > 0 and finite, elementwise, named by its key."""
+    """Every input of a law (N, D, C, U, ...) > 0 and finite (N, D, U at most MAX_SIZE, C at most MAX_COMPUTE),
+    elementwise, named by its key."""
     for key, value in values.items():
         what, unit = INPUTS.get(key, (f"the input {key}", ""))
-        positive_finite(value, key, what, unit)
+        positive_finite(value, key, what, unit, cap=CAPS.get(key))
