@@ -39,12 +39,18 @@ MAX_REPLICATES = 10**7
 #: a law's input -> (what it is, its unit), for messages
 INPUTS = {"N": ("a model size", "parameters"), "D": ("a token count", "tokens"), "C": ("a compute budget", "FLOPs"),
           "U": ("a unique-token count", "tokens")}
-#: caps far beyond any training run, below where the laws' arithmetic overflows (C**2, 6 N D, 1/N**alpha):
-#: a larger value is refused instead of printing inf or numpy's overflow warnings
+#: caps on command-line values, far beyond any training run: a larger value is refused instead of printing inf
+#: or numpy's overflow warnings
 MAX_COMPUTE = 1e40  # FLOPs
-MAX_SIZE = 1e30  # parameters or tokens
+MAX_SIZE = 1e25  # parameters or tokens
 MAX_LOSS = 1e3  # nats/token (a uniform guess over a 50k vocabulary is 10.8)
-CAPS = {"N": MAX_SIZE, "D": MAX_SIZE, "U": MAX_SIZE, "C": MAX_COMPUTE}
+#: caps on API arguments: higher, so that ranges a report extends past a command-line value (compute up to
+#: 6 x MAX_SIZE**2 for a target point) stay inside, and still below where the laws' arithmetic overflows
+#: (C**2, 6 N D)
+API_MAX_COMPUTE = 1e100
+API_MAX_SIZE = 1e45
+API_MAX_LOSS = 1e10
+CAPS = {"N": API_MAX_SIZE, "D": API_MAX_SIZE, "U": API_MAX_SIZE, "C": API_MAX_COMPUTE}
 
 
 def show(value: object) -> str:
@@ -195,18 +201,18 @@ def _integer(value: Any) -> int | None:
 
 
 def compute(value: Any, name: str = "compute") -> Any:
-    """Compute budgets in FLOPs: > 0 and at most MAX_COMPUTE (elementwise)."""
-    return positive_finite(value, name, "a compute budget", "FLOPs", cap=MAX_COMPUTE)
+    """Compute budgets in FLOPs: > 0 and at most API_MAX_COMPUTE (elementwise)."""
+    return positive_finite(value, name, "a compute budget", "FLOPs", cap=API_MAX_COMPUTE)
 
 
 def loss(value: Any, name: str = "target_loss") -> Any:
-    """Target losses in nats/token: > 0 and at most MAX_LOSS (elementwise)."""
-    return positive_finite(value, name, "a target loss", "nats/token", cap=MAX_LOSS)
+    """Target losses in nats/token: > 0 and at most API_MAX_LOSS (elementwise)."""
+    return positive_finite(value, name, "a target loss", "nats/token", cap=API_MAX_LOSS)
 
 
 def law_inputs(values: Mapping[str, Any]) -> None:
-    """Every input of a law (N, D, C, U, ...) > 0 and finite (N, D, U at most MAX_SIZE, C at most MAX_COMPUTE),
-    elementwise, named by its key."""
+    """Every input of a law (N, D, C, U, ...) > 0 and finite (N, D, U at most API_MAX_SIZE, C at most
+    API_MAX_COMPUTE), elementwise, named by its key."""
     for key, value in values.items():
         what, unit = INPUTS.get(key, (f"the input {key}", ""))
         positive_finite(value, key, what, unit, cap=CAPS.get(key))
