@@ -47,10 +47,10 @@ BUDGETS = ("1e20,0", "1e20,-1", "nan", "inf", "1e400", "abc", "1e20,lots", "1e30
 SHOWN = {**{v: v.split(":")[-1].split(",")[0] for v in POINT + REFERENCE}, "N=70B,D=inf": "D=inf",
          "N=70B,D=0": "D=0", "C:N=70B,D=inf": "D=inf", "N=70B": "'N=70B'", "N=70B,D=1T": "'N=70B,D=1T'",
          "1e20,0": "0", "1e20,-1": "-1", "1e20,lots": "'lots'", "abc": "'abc'", "N=abc,D=1T": "N='abc'",
-         "C:N=abc,D=1T": "N='abc'"}
+         "C:N=abc,D=1T": "N='abc'", "": "''", ";;": "';;'", '"': "'\"'"}
 
 LOAD = {"--min-fraction-of-run": FRACTION, "--min-tokens": NONNEGATIVE, "--max-loss": POSITIVE,
-        "--drop-highest-loss": (*NONNEGATIVE, "2.5", "1e9")}
+        "--drop-highest-loss": (*NONNEGATIVE, "2.5", "1e9"), "--sep": ("abc", "", ";;", '"')}
 #: subcommand -> {option: refused values}
 TABLE: dict[str, dict[str, tuple[str, ...]]] = {
     "runs": dict(LOAD),
@@ -165,6 +165,8 @@ def test_valid_values_still_parse():
     assert app.budgets == [[6e18, 1e19], [3e19]] and app.window == 5 and app.compute == [7e10]
     pred = parser.parse_args(["predict", "f.json", "--N", "70B", "1B", "--D", "1.4T"])
     assert pred.N == [7e10, 1e9] and pred.D == [1.4e12]
+    assert parser.parse_args(["runs", "x.csv", "--sep", "\\t"]).sep == "\t"
+    assert parser.parse_args(["runs", "x.csv", "--sep", "semicolon"]).sep == ";"
     plan = parser.parse_args(["plan", "f.json", "--target-loss", "2", "--peak-flops", "989T", "--mfu", "1",
                               "--price-per-hour", "0"])
     assert plan.peak_flops == 989e12 and plan.mfu == 1.0 and plan.price_per_hour == 0.0
@@ -264,6 +266,7 @@ def test_other_public_arguments(small_fit):
     _refused(lambda: scalefit.load_runs(frame, max_loss=0), "max_loss: 0")
     _refused(lambda: scalefit.load_runs(frame, min_fraction_of_run=1.5, checkpoints="all"), "min_fraction_of_run")
     _refused(lambda: scalefit.load_runs(frame, drop_highest_loss=-1), "drop_highest_loss: -1")
+    _refused(lambda: scalefit.load_runs(frame, sep=";;"), "sep: ';;' is not allowed", "one character")
     _refused(lambda: scalefit.compare(small_fit.runs, n_boot=-1), "n_boot: -1")
     _refused(lambda: scalefit.compare(small_fit.runs, n_boot=0, k_max=0), "k_max: 0")
 

@@ -170,3 +170,20 @@ def budget_list(what: str = "a compute budget", unit: str = "FLOPs") -> Callable
         return values
 
     return parse
+
+
+#: how a delimiter may be typed in a shell
+DELIMITER_NAMES = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
+
+def delimiter() -> Callable[[str], str]:
+    """A text table's delimiter: one character, or ``\\t``/``tab``/``comma``/``semicolon``/``pipe``."""
+
+    def parse(text: str) -> str:
+        value = DELIMITER_NAMES.get(text, text)
+        if len(value) != 1 or value in "\r\n\"":
+            raise ArgumentError("", text, "a delimiter must be one character other than a quote or a line break, "
+                                "e.g. ';', ',', '|' or '\\t'", repr(text))
+        return value
+
+    return _typed(parse, "delimiter")

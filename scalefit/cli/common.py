@@ -52,7 +52,7 @@ def load_source(source: str, args: argparse.Namespace) -> RunTable:
     kwargs = dict(
         columns=columns or None,
         on_invalid="drop" if getattr(args, "drop_invalid", False) else "raise",
-        sep=_unescape(getattr(args, "sep", None)),
+        sep=getattr(args, "sep", None),  # "\\t", "tab", ... already read as the character (argtypes.delimiter)
         encoding=getattr(args, "encoding", None),
         n_convention=getattr(args, "n_convention", None),
         checkpoints=getattr(args, "checkpoints", None),
@@ -97,13 +97,6 @@ def _option(key: str) -> str:
     return {"query": "--filter"}.get(key, "--" + key.replace("_", "-"))
 
 
-def _unescape(sep: str | None) -> str | None:
-    """``--sep '\\t'`` (as typed in a shell) means a tab."""
-    if sep is None:
-        return None
-    return {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(sep, sep)
-
-
 def add_load_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by every command that loads a run table (`runs`, `fit`)."""
     load = parser.add_argument_group("loading the run table")
@@ -113,8 +106,8 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--group", metavar="COLUMN",
                       help="column whose rows share noise: the bootstrap resamples whole groups (default: the "
                            "model size, or a model/model_name label column)")
-    load.add_argument("--sep", metavar="CHAR", help="delimiter of a text table, e.g. ';' or '\\t' (default: "
-                      "comma; tab for .tsv)")
+    load.add_argument("--sep", metavar="CHAR", type=types.delimiter(),
+                      help="delimiter of a text table, e.g. ';' or '\\t' (default: comma; tab for .tsv)")
     load.add_argument("--encoding", metavar="NAME",
                       help="text encoding, e.g. utf-8, cp1252, latin-1, utf-16 (default: detected from a "
                            "byte-order mark, else UTF-8, else cp1252 with a warning)")
