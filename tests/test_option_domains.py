@@ -269,6 +269,12 @@ def test_other_public_arguments(small_fit):
     _refused(lambda: scalefit.load_runs(frame, sep=";;"), "sep: ';;' is not allowed", "one character")
     _refused(lambda: scalefit.compare(small_fit.runs, n_boot=-1), "n_boot: -1")
     _refused(lambda: scalefit.compare(small_fit.runs, n_boot=0, k_max=0), "k_max: 0")
+    _refused(lambda: scalefit.backtest(small_fit, fractions=(0.7, 1.5), n_boot=0), "fractions: 1.5 (in [0.7, 1.5])")
+    _refused(lambda: scalefit.backtest(small_fit, n_boot=1), "n_boot: 1")
+    _refused(lambda: scalefit.holdout_check(small_fit, fraction=0), "fraction: 0")
+    _refused(lambda: scalefit.leave_largest_out(small_fit, n_boot=-3), "n_boot: -3")
+    _refused(lambda: scalefit.check_coverage(small_fit, R=0), "R: 0")
+    _refused(lambda: scalefit.isoflop_approach(small_fit.runs, tolerance=0, n_boot=0), "tolerance: 0")
 
 
 # -- the validators themselves (property tests) ---------------------------------------------------------------
