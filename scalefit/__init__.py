@@ -28,6 +28,7 @@ __version__ = "0.1.0"
 
 #: public name -> submodule that defines it (the submodule itself when the name is a module)
 _EXPORTS = {
+    "ArgumentError": "core.errors",
     "Backtest": "extrapolation.backtest",
     "Bootstrap": "uncertainty.bootstrap",
     "CheckpointWarning": "core.errors",

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core import checks
 from ..core.errors import ScalefitError
 from ..data.runs import RunTable
 from .envelope import envelope_approach, has_curves
@@ -90,6 +91,8 @@ def compare_approaches(runs: RunTable, computes, *, fit=None, approach1: Any = N
     >>> list(cmp.to_frame().columns)[:3]
     ['approach', 'quantity', 'estimate']
     """
+    checks.resampling(n_boot, level, seed)
+    checks.compute(computes, "computes")
     computes = tuple(float(c) for c in np.atleast_1d(computes))
     unavailable: dict[str, str] = {}
     results: dict[str, Any] = {}

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core import checks
 from ..core.errors import FitError, ScalefitError
 from ..data.runs import RunTable, load_runs
 from ..fitting.fit import fit_spec
@@ -182,6 +183,8 @@ def compare(runs: RunTable | pd.DataFrame | str, laws: Sequence[str | Law] = (DE
     >>> len(cmp.table), bool(cmp.table["delta_aic"].min() == 0)
     (2, True)
     """
+    checks.resampling(n_boot, level, seed)
+    checks.count(k_max, "k_max", 1, 100, "the number of largest sizes left out")
     table = runs if isinstance(runs, RunTable) else load_runs(runs)
     the_laws = [get_law(law) for law in laws]
     if not the_laws:

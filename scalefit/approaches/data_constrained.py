@@ -36,6 +36,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..core import checks
 from ..core.errors import DataError, FitError, ScalefitWarning
 from ..data.runs import RunTable
 from ..laws.data_constrained import PAPER_C4_BASE, DataConstrained, repetition_features
@@ -106,6 +107,7 @@ def fit_data_constrained(runs: RunTable, base: str | Mapping[str, float] = "pape
     >>> print(f"R_N* = {res.params['R_N_star']:.1f}, R_D* = {res.params['R_D_star']:.1f}")
     R_N* = 5.0, R_D* = 15.0
     """
+    checks.resampling(n_boot, level, seed)
     started = time.perf_counter()
     if "U" not in runs.df:
         raise DataError(f"{runs.provenance.get('source', 'runs')}: the data-constrained law needs a U "

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core import checks
 from ..core.errors import FitError, ScalefitWarning
 from ..data.runs import RunTable
 from .isoflop import power_law
@@ -133,6 +134,8 @@ def envelope_approach(runs: RunTable | pd.DataFrame, *, curve: str | None = None
     >>> print(f"N_opt grows as C^{res.exponents['a']:.2f}")
     N_opt grows as C^0.46
     """
+    checks.resampling(n_boot, level, seed)
+    checks.count(points, "points", 2, 10**6, "the points of the envelope")
     frame = runs.df if isinstance(runs, RunTable) else pd.DataFrame(runs)
     curve = curve_column(frame, curve)
     if not has_curves(runs if isinstance(runs, RunTable) else frame, curve):

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core import checks
 from ..core.errors import FitError
 from ..data.runs import RunTable
 from .errors import FewPointsWarning, IsoFLOPBiasWarning
@@ -175,6 +176,13 @@ def isoflop_approach(runs: RunTable | pd.DataFrame, *, tolerance: float = 0.05, 
     >>> print(f"N_opt grows as C^{res.exponents['a']:.2f}, D_opt as C^{res.exponents['b']:.2f}")
     N_opt grows as C^0.52, D_opt as C^0.48
     """
+    checks.resampling(n_boot, level, seed)
+    checks.positive_finite(tolerance, "tolerance", "a budget tolerance", "decades of compute")
+    checks.count(min_points, "min_points", 3, 10**6, "the points per parabola")
+    if window is not None:
+        checks.count(window, "window", 3, 10**6, "a parabola window")
+    if budgets is not None:
+        checks.compute(budgets, "budgets")
     if fallback not in ("shared", "measured", "skip"):
         raise ValueError(f"fallback must be 'shared', 'measured' or 'skip', not {fallback!r}")
     frame = runs.df if isinstance(runs, RunTable) else pd.DataFrame(runs)

@@ -13,9 +13,9 @@ from ..core.errors import ScalefitError
 from ..core.formatting import num
 from ..data import registry as datasets
 from ..data.runs import RunTable, load_runs
-from ..data.units import UnitError, parse_quantity
 from ..laws import LAWS
 from ..report.record import read_record, restore
+from . import argtypes as types
 
 DEFAULT_SOURCE = "example_chinchilla"
 
@@ -52,7 +52,7 @@ def load_source(source: str, args: argparse.Namespace) -> RunTable:
     kwargs = dict(
         columns=columns or None,
         on_invalid="drop" if getattr(args, "drop_invalid", False) else "raise",
-        sep=_unescape(getattr(args, "sep", None)),
+        sep=getattr(args, "sep", None),  # "\\t", "tab", ... already read as the character (argtypes.delimiter)
         encoding=getattr(args, "encoding", None),
         n_convention=getattr(args, "n_convention", None),
         checkpoints=getattr(args, "checkpoints", None),
@@ -97,13 +97,6 @@ def _option(key: str) -> str:
     return {"query": "--filter"}.get(key, "--" + key.replace("_", "-"))
 
 
-def _unescape(sep: str | None) -> str | None:
-    """``--sep '\\t'`` (as typed in a shell) means a tab."""
-    if sep is None:
-        return None
-    return {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}.get(sep, sep)
-
-
 def add_load_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by every command that loads a run table (`runs`, `fit`)."""
     load = parser.add_argument_group("loading the run table")
@@ -113,8 +106,8 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--group", metavar="COLUMN",
                       help="column whose rows share noise: the bootstrap resamples whole groups (default: the "
                            "model size, or a model/model_name label column)")
-    load.add_argument("--sep", metavar="CHAR", help="delimiter of a text table, e.g. ';' or '\\t' (default: "
-                      "comma; tab for .tsv)")
+    load.add_argument("--sep", metavar="CHAR", type=types.delimiter(),
+                      help="delimiter of a text table, e.g. ';' or '\\t' (default: comma; tab for .tsv)")
     load.add_argument("--encoding", metavar="NAME",
                       help="text encoding, e.g. utf-8, cp1252, latin-1, utf-16 (default: detected from a "
                            "byte-order mark, else UTF-8, else cp1252 with a warning)")
@@ -124,11 +117,13 @@ def add_load_options(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--checkpoints", choices=["final", "all"],
                       help="for training curves (run ids or a step column): keep the final checkpoint of each "
                            "curve (default) or all of them")
-    load.add_argument("--min-fraction-of-run", type=float, metavar="F",
+    load.add_argument("--min-fraction-of-run", type=types.fraction("a fraction of the final D"), metavar="F",
                       help="for training curves: keep checkpoints with D >= F x the final D of their curve")
-    load.add_argument("--min-tokens", type=float, help="keep runs with D >= this many tokens")
-    load.add_argument("--max-loss", type=float, help="keep runs with loss <= this")
-    load.add_argument("--drop-highest-loss", type=int, metavar="K", help="drop the K highest-loss runs")
+    load.add_argument("--min-tokens", type=types.nonnegative("a token count", "tokens"),
+                      help="keep runs with D >= this many tokens")
+    load.add_argument("--max-loss", type=types.positive("a loss", "nats/token"), help="keep runs with loss <= this")
+    load.add_argument("--drop-highest-loss", type=types.count("the number of runs dropped", 0, 10**6), metavar="K",
+                      help="drop the K highest-loss runs")
     load.add_argument("--filter", metavar="QUERY", help="pandas query over the columns, e.g. 'epochs == 1'")
     load.add_argument("--drop-invalid", action="store_true",
                       help="drop invalid rows (recorded) instead of stopping with an error")
@@ -140,21 +135,6 @@ def law_argument(text: str) -> str:
     if text in LAWS or ":" in text:
         return text
     raise argparse.ArgumentTypeError(f"unknown law {text!r}; choose from {', '.join(LAWS)} or give module:attribute")
-
-
-def quantity(text: str, what: str) -> float:
-    try:
-        return parse_quantity(text)
-    except (UnitError, ValueError) as exc:
-        raise ScalefitError(f"{what}: {exc}") from None
-
-
-def parse_point(text: str, what: str) -> tuple[float, float]:
-    """``"N=70B,D=1.4T"`` -> (7e10, 1.4e12)."""
-    parts = dict(item.partition("=")[::2] for item in text.split(","))
-    if set(parts) != {"N", "D"}:
-        raise ScalefitError(f"{what} {text!r} must look like N=70B,D=1.4T")
-    return quantity(parts["N"], f"{what} N"), quantity(parts["D"], f"{what} D")
 
 
 def resolve_law(text: str):

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..core.errors import ScalefitError
 from ..data.runs import RunTable
 from ..report.record import read_record, restore
-from .common import _COLLECTED, _print, load_source, parse_point, print_intervals, quantity, resolve_law
+from .common import _COLLECTED, _print, load_source, print_intervals, resolve_law
 from .recipes import (
     STAGED,
     recipe_fit_options,
@@ -27,18 +27,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     check_output_dir(out, args.force)  # before any work: never fit for minutes and then refuse to write
-    targets = [parse_point(t, "--target") for t in args.target]
-    computes = [quantity(c, "--compute") for c in args.compute]
-    tokens = quantity(args.inference_tokens, "--inference-tokens")
+    # every numeric option was parsed and checked by its argparse type (scalefit.cli.argtypes)
+    targets, computes, tokens = list(args.target), list(args.compute), args.inference_tokens
     plans = [{"target_loss": loss, "compute": None, "inference_tokens": tokens} for loss in args.target_loss]
-    plans += [{"target_loss": None, "compute": quantity(c, "--plan-compute"), "inference_tokens": tokens}
-              for c in args.plan_compute]
-    references = {}
-    for ref in args.reference:
-        name, sep, point = ref.partition(":")
-        if not sep:
-            raise ScalefitError(f"--reference {ref!r} must look like NAME:N=70B,D=1.4T")
-        references[name] = parse_point(point, "--reference")
+    plans += [{"target_loss": None, "compute": c, "inference_tokens": tokens} for c in args.plan_compute]
+    references = dict(args.reference)
     law, approach = recipe_fit_options(args)
     if args.delta is not None and args.objective != "huber":
         raise ScalefitError("--delta applies to --objective huber only")
@@ -85,8 +78,6 @@ def run_recipe_approach(args: argparse.Namespace, table: RunTable, approach: int
 
 def cmd_approaches(args: argparse.Namespace) -> int:
     """`approaches RUNS`: Approaches 1, 2 and 3 side by side."""
-    if args.bootstrap < 0:
-        raise ScalefitError(f"--bootstrap must be 0 or more, not {args.bootstrap}")
     table = load_source(args.source, args)
     return run_approaches(args, table)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import warnings
 
+from ..core import checks
 from ..data import registry as datasets
 from ..laws import DEFAULT_LAW, LAWS
+from . import argtypes as types
 from .common import DEFAULT_OUT, DEFAULT_SOURCE, add_load_options, law_argument
 
 EXAMPLES = """examples:
@@ -25,9 +27,16 @@ EXAMPLES = """examples:
   scalefit runs sweep.csv --columns N=params,D=tokens,loss=val_loss --drop-highest-loss 5
 """
 
+#: the option types shared by several subcommands
+BUDGET = types.positive("a compute budget", "FLOPs", cap=checks.MAX_COMPUTE)
+LOSS = types.positive("a target loss", "nats/token", cap=checks.MAX_LOSS)
+DELTA = types.positive("a Huber delta", "log residual")
+INFERENCE_TOKENS = types.nonnegative("lifetime inference tokens", "tokens", cap=checks.MAX_SIZE)
+MAX_JOBS = 4096
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scalefit", description=__doc__.splitlines()[0], epilog=EXAMPLES,
+    parser = types.Parser(prog="scalefit", description=__doc__.splitlines()[0], epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"scalefit {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -57,30 +66,32 @@ def build_parser() -> argparse.ArgumentParser:
                           "dataset's recommended fit, else huber)")
     fit.add_argument("--no-recipe", action="store_true",
                      help="ignore a registered dataset's recommended fit (law, approach, objective)")
-    fit.add_argument("--delta", type=float, help="Huber delta on log residuals (default: automatic)")
-    fit.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="replicates (0: none; default 1000)")
+    fit.add_argument("--delta", type=DELTA, help="Huber delta on log residuals (default: automatic)")
+    fit.add_argument("--bootstrap", type=types.replicates(), default=1000, metavar="N",
+                     help="replicates (0: none; default 1000)")
     fit.add_argument("--scheme", choices=["cluster", "pairs", "residual"],
                      help="resampling scheme (default: cluster when model sizes repeat, else pairs)")
-    fit.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    fit.add_argument("--level", type=types.level(), default=0.95, help="confidence level (default 0.95)")
     fit.add_argument("--interval", choices=["percentile", "bca"], default="percentile",
                      help="bootstrap interval method (default percentile)")
-    fit.add_argument("--seed", type=int, default=0, help="random seed of the bootstrap and the held-out check "
+    fit.add_argument("--seed", type=types.seed(), default=0, help="random seed of the bootstrap and the held-out check "
                      "(default 0; same seed, same numbers)")
-    fit.add_argument("--jobs", type=int, default=1, help="processes for the bootstrap (default 1)")
-    fit.add_argument("--target", action="append", default=[], metavar="N=..,D=..",
+    fit.add_argument("--jobs", type=types.count("the number of processes", 1, MAX_JOBS), default=1,
+                     help="processes for the bootstrap (default 1)")
+    fit.add_argument("--target", action="append", default=[], type=types.point("a target"), metavar="N=..,D=..",
                      help="predict the loss here, e.g. N=70B,D=1.4T (repeatable)")
-    fit.add_argument("--compute", action="append", default=[], metavar="C",
+    fit.add_argument("--compute", action="append", default=[], metavar="C", type=BUDGET,
                      help="compute-optimal allocation at C training FLOPs, e.g. 1e24 (repeatable)")
     fit.add_argument("--target-loss", "--plan-loss", dest="target_loss", action=DeprecatedAlias, default=[],
-                     type=float, metavar="L", deprecated={"--plan-loss": "--target-loss"}, append=True,
+                     type=LOSS, metavar="L", deprecated={"--plan-loss": "--target-loss"}, append=True,
                      help="inference-aware plan reaching this loss in nats/token (repeatable; "
                           "--plan-loss is a deprecated spelling)")
-    fit.add_argument("--plan-compute", action="append", default=[], metavar="C",
+    fit.add_argument("--plan-compute", action="append", default=[], metavar="C", type=BUDGET,
                      help="inference-aware plan for the loss a compute-optimal run of C training FLOPs reaches "
                           "(repeatable)")
-    fit.add_argument("--inference-tokens", default="0",
+    fit.add_argument("--inference-tokens", default="0", type=INFERENCE_TOKENS,
                      help="lifetime inference tokens for the plans, e.g. 1e13 (default 0: no inference)")
-    fit.add_argument("--reference", action="append", default=[], metavar="NAME:N=..,D=..",
+    fit.add_argument("--reference", action="append", default=[], type=types.reference(), metavar="NAME:N=..,D=..",
                      help="a reference model for the allocation plot, e.g. Chinchilla:N=70B,D=1.4T")
     fit.add_argument("--no-holdout", action="store_true", help="skip the held-out extrapolation check")
     fit.add_argument("--no-backtest", action="store_true",
@@ -105,11 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"a law to compare (repeatable; default: {DEFAULT_LAW} and kaplan)")
     cmp_.add_argument("--objective", default="huber", choices=["huber", "hoffmann", "ls"],
                       help="huber (automatic delta, shared by every law), hoffmann (Huber, delta=1e-3) or ls")
-    cmp_.add_argument("--delta", type=float, help="Huber delta on log residuals (default: automatic, shared)")
-    cmp_.add_argument("--k", type=int, default=3, help="leave out the k = 1..K largest model sizes (default 3)")
-    cmp_.add_argument("--bootstrap", type=int, default=200, metavar="N",
+    cmp_.add_argument("--delta", type=DELTA, help="Huber delta on log residuals (default: automatic, shared)")
+    cmp_.add_argument("--k", type=types.count("the number of largest sizes left out", 1, 100), default=3,
+                      help="leave out the k = 1..K largest model sizes (default 3)")
+    cmp_.add_argument("--bootstrap", type=types.replicates(), default=200, metavar="N",
                       help="replicates per law for parameter intervals (0: none; default 200)")
-    cmp_.add_argument("--seed", type=int, default=0, help="seed of the bootstraps (default 0)")
+    cmp_.add_argument("--seed", type=types.seed(), default=0, help="seed of the bootstraps (default 0)")
     cmp_.add_argument("--figure", help="write the comparison figure here (.png or .svg)")
     cmp_.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
@@ -118,19 +130,20 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("source", nargs="?", default=DEFAULT_SOURCE, metavar="RUNS",
                      help=f"a run table file or a registered dataset name (default: the bundled {DEFAULT_SOURCE})")
     add_load_options(app)
-    app.add_argument("--budgets", action="append", metavar="C,C,...",
+    app.add_argument("--budgets", action="append", metavar="C,C,...", type=types.budget_list("an IsoFLOP budget"),
                      help="nominal IsoFLOP budgets in FLOPs for Approach 2, e.g. 6e18,1e19,3e19 (repeatable; "
                           "default: budgets found by clustering the runs' compute)")
-    app.add_argument("--window", type=int, metavar="K",
+    app.add_argument("--window", type=types.count("a parabola window", 3, 10**6), metavar="K",
                      help="Approach 2: fit each parabola to the K points around the lowest measured loss")
-    app.add_argument("--tolerance", type=float, metavar="DECADES",
+    app.add_argument("--tolerance", type=types.positive("a budget tolerance", "decades of compute"), metavar="DECADES",
                      help="Approach 2: runs within this many decades of compute form one budget (default 0.05)")
-    app.add_argument("--compute", action="append", metavar="C",
+    app.add_argument("--compute", action="append", metavar="C", type=BUDGET,
                      help="budgets at which N*(C) is compared (repeatable; default: the data's largest compute "
                           "and 100x beyond)")
-    app.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="replicates (default 1000)")
-    app.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
-    app.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    app.add_argument("--bootstrap", type=types.replicates(), default=1000, metavar="N",
+                     help="replicates (default 1000)")
+    app.add_argument("--level", type=types.level(), default=0.95, help="confidence level (default 0.95)")
+    app.add_argument("--seed", type=types.seed(), default=0, help="random seed (default 0)")
     app.add_argument("--figure", help="write the allocation figure N*(C) of each approach here (.png or .svg)")
     app.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
@@ -142,27 +155,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     pred = commands.add_parser("predict", help="loss at (N, D) from a fit.json, with interval and distance")
     pred.add_argument("fit_json", metavar="FIT.json", help="a fit.json written by `scalefit fit`")
-    pred.add_argument("--N", nargs="+", required=True, help="parameters, e.g. 70B (several allowed)")
-    pred.add_argument("--D", nargs="+", required=True, help="tokens, e.g. 1.4T (one, or one per N)")
+    pred.add_argument("--N", nargs="+", required=True, type=types.size("a model size", "parameters"),
+                      help="parameters, e.g. 70B (several allowed)")
+    pred.add_argument("--D", nargs="+", required=True, type=types.size("a token count", "tokens"),
+                      help="tokens, e.g. 1.4T (one, or one per N)")
     pred.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     opt = commands.add_parser("optimal", help="compute-optimal N, D, tokens/param and L* from a fit.json")
     opt.add_argument("fit_json", metavar="FIT.json", help="a fit.json written by `scalefit fit`")
-    opt.add_argument("--compute", nargs="+", required=True, help="training FLOPs, e.g. 1e24 (several allowed)")
+    opt.add_argument("--compute", nargs="+", required=True, type=BUDGET,
+                     help="training FLOPs, e.g. 1e24 (several allowed)")
     opt.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     plan = commands.add_parser("plan", help="inference-aware plan (Sardana et al. 2023) from a fit.json")
     plan.add_argument("fit_json", metavar="FIT.json", help="a fit.json written by `scalefit fit`")
     goal = plan.add_mutually_exclusive_group(required=True)
-    goal.add_argument("--target-loss", type=float, help="loss to reach (nats/token)")
+    goal.add_argument("--target-loss", type=LOSS, help="loss to reach (nats/token)")
     goal.add_argument("--plan-compute", "--compute", dest="plan_compute", action=DeprecatedAlias,
-                      deprecated={"--compute": "--plan-compute"}, metavar="C",
+                      deprecated={"--compute": "--plan-compute"}, metavar="C", type=BUDGET,
                       help="target the loss a compute-optimal run of C training FLOPs reaches (--compute is a "
                            "deprecated spelling)")
-    plan.add_argument("--inference-tokens", default="0", help="lifetime inference tokens, e.g. 1e13 (default 0)")
-    plan.add_argument("--peak-flops", help="peak FLOP/s of one accelerator, e.g. 989T, for accelerator-hours and cost")
-    plan.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilisation (default 0.4)")
-    plan.add_argument("--price-per-hour", type=float,
+    plan.add_argument("--inference-tokens", default="0", type=INFERENCE_TOKENS,
+                      help="lifetime inference tokens, e.g. 1e13 (default 0)")
+    plan.add_argument("--peak-flops", type=types.positive("a peak throughput", "FLOP/s", cap=checks.MAX_COMPUTE),
+                      help="peak FLOP/s of one accelerator, e.g. 989T, for accelerator-hours and cost")
+    plan.add_argument("--mfu", type=types.fraction("a model FLOPs utilisation"), default=0.4,
+                      help="model FLOPs utilisation (default 0.4)")
+    plan.add_argument("--price-per-hour", type=types.nonnegative("a price per accelerator-hour"),
                       help="price of one accelerator-hour, in any currency; cost is printed in the same currency")
     plan.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser

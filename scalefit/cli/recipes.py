@@ -280,10 +280,10 @@ def run_approaches(args: argparse.Namespace, table) -> int:
     """`approaches RUNS`: Approaches 1, 2 and 3 side by side, one table (or --json) and an optional figure."""
     from ..approaches import compare_approaches
 
-    computes = _budgets(args.compute) if args.compute else _default_computes(table)
+    computes = list(args.compute) if args.compute else _default_computes(table)
     isoflop = {}
-    if args.budgets:
-        isoflop["budgets"] = _budgets(args.budgets)
+    if args.budgets:  # each --budgets value is a checked list (scalefit.cli.argtypes.budget_list)
+        isoflop["budgets"] = [c for values in args.budgets for c in values]
     if args.window is not None:
         isoflop["window"] = args.window
     if args.tolerance is not None:
@@ -312,23 +312,6 @@ def _save_comparison_figure(result, path: str) -> None:
         fig.savefig(path, dpi=110)
     except (OSError, ValueError) as exc:
         raise ScalefitError(f"--figure {path}: {exc}") from None
-
-
-def _budgets(items: list[str]) -> list[float]:
-    from ..data.units import UnitError, parse_quantity
-
-    out = []
-    for item in items:
-        for part in str(item).split(","):
-            if not part.strip():
-                continue
-            try:
-                out.append(parse_quantity(part.strip()))
-            except (UnitError, ValueError) as exc:
-                raise ScalefitError(f"budget {part!r}: {exc}") from None
-    if any(v <= 0 for v in out):
-        raise ScalefitError("budgets and --compute values must be positive FLOPs")
-    return out
 
 
 def _default_computes(table) -> list[float]:

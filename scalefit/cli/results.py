@@ -7,7 +7,7 @@ import argparse
 from ..core.errors import ScalefitError
 from ..core.formatting import num
 from ..report.record import optimal_row, plan_row, prediction_row
-from .common import _load, _print, print_intervals, quantity
+from .common import _load, _print, print_intervals
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -20,8 +20,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     results = _load(args.fit_json)
-    ns = [quantity(v, "--N") for v in args.N]
-    ds = [quantity(v, "--D") for v in args.D]
+    ns, ds = list(args.N), list(args.D)  # parsed and checked by their argparse types
     if len(ds) not in (1, len(ns)):
         raise ScalefitError(f"give one --D or one per --N ({len(ns)}), not {len(ds)}")
     ds = ds * len(ns) if len(ds) == 1 else ds
@@ -38,7 +37,7 @@ def cmd_optimal(args: argparse.Namespace) -> int:
     from ..laws.allocation import EXTRAPOLATION_THRESHOLD, warn_if_far
 
     results = _load(args.fit_json)
-    rows = [optimal_row(results.fit, results.bootstrap, quantity(v, "--compute")) for v in args.compute]
+    rows = [optimal_row(results.fit, results.bootstrap, v) for v in args.compute]
     for row in rows:  # the allocation's N, D and compute against the data's, as predict does
         far = results.fit.extrapolation(row["N_opt"], row["D_opt"])["distance"]
         warn_if_far(far, EXTRAPOLATION_THRESHOLD, what=f"the compute-optimal allocation at {row['C']:.3g} FLOPs")
@@ -81,13 +80,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
                             "into accelerator-hours")
     if args.peak_flops:
         try:
-            hardware = Hardware(peak_flops=quantity(args.peak_flops, "--peak-flops"), mfu=args.mfu,
+            hardware = Hardware(peak_flops=args.peak_flops, mfu=args.mfu,
                                 price_per_hour=args.price_per_hour)
         except ValueError as exc:
             raise ScalefitError(f"--peak-flops/--mfu: {exc}") from None
-    compute = None if args.plan_compute is None else quantity(args.plan_compute, "--plan-compute")
+    compute = args.plan_compute
     record = plan_row(results.fit, results.bootstrap, args.target_loss, compute,
-                      quantity(args.inference_tokens, "--inference-tokens"), hardware)
+                      args.inference_tokens, hardware)
     if args.json:
         _print([record], True)
         return 0

@@ -57,3 +57,24 @@ class DataCheckWarning(ScalefitWarning):
 
 class CheckpointWarning(ScalefitWarning):
     """Intermediate checkpoints of training curves are used as if they were finished runs."""
+
+
+class ArgumentError(ScalefitError, ValueError):
+    """An argument (API keyword or command-line option) outside its allowed domain.
+
+    ``argument`` names it, ``value`` is what was given, ``rule`` says what is allowed ("must be > 0 and
+    finite (FLOPs)"); ``detail`` is the message without the argument's name (the command line prefixes
+    the option instead).
+    """
+
+    def __init__(self, argument: str, value: object, rule: str, shown: str | None = None) -> None:
+        self.argument = argument
+        self.value = value
+        self.rule = rule
+        self.shown = shown
+        self.detail = f"{shown if shown is not None else repr(value)} is not allowed: {rule}"
+        super().__init__(f"{argument}: {self.detail}" if argument else self.detail)
+
+
+    def __reduce__(self):  # picklable across worker processes despite the keyword-rich constructor
+        return type(self), (self.argument, self.value, self.rule, self.shown)

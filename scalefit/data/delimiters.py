@@ -7,11 +7,16 @@ that splits the header into several columns, and every row looked at into as man
 :class:`DelimiterWarning` says which. Several that fit, or one the rows disagree with, is an error naming them.
 An explicit ``sep=`` (``--sep``) is used as it is. Only the head of the file is looked at, so a plain comma
 CSV costs nothing more.
+
+A first line ``sep=X`` (what Excel writes so that a file opens right in any locale: ``sep=,``, ``sep=;``,
+``sep=`` and a tab) declares the delimiter: the line is skipped, X is used, and a DelimiterWarning says so
+(line numbers in messages stay the file's own). An explicit ``sep=`` that disagrees with it wins, with a note.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import warnings
 from pathlib import Path
 
@@ -22,17 +27,37 @@ from .rawtable import _check_duplicate_names
 TEXT_DELIMITERS = {",": "comma", "\t": "tab", ";": "semicolon", "|": "pipe"}
 #: how many bytes after the header line the rows are checked on when the delimiter is sniffed
 SNIFF_BYTES = 8192
+#: a spreadsheet's first line declaring the delimiter: ``sep=;`` (optionally quoted, ``sep=\\t`` spelled out)
+_SEP_LINE = re.compile(r'^\ufeff?"?sep=(?P<sep>\\t|[^"\r\n])"?[ \r]*$', re.IGNORECASE)
+
+
+def declared_delimiter(line: str) -> str | None:
+    """The delimiter X a ``sep=X`` line declares, else None.
+
+    Examples
+    --------
+    >>> declared_delimiter("sep=;"), declared_delimiter("sep=\\t"), declared_delimiter("N,D,loss")
+    (';', '\\t', None)
+    """
+    match = _SEP_LINE.match(line)
+    if match is None:
+        return None
+    return "\t" if match["sep"] == "\\t" else match["sep"]
 
 
 def check_header(header_line: str, header_number: int, head: bytes, path: Path, sep: str | None,
-                 default: str, hint_style: str) -> tuple[str, str]:
-    """The delimiter to parse with and how it was chosen ("given", "default" or "sniffed").
+                 default: str, hint_style: str, declared: str | None = None) -> tuple[str, str]:
+    """The delimiter to parse with and how it was chosen ("given", "default", "sniffed" or "sep line").
 
-    ``head`` holds the first bytes of the (UTF-8) text, header included, for the rows a sniff is checked on.
-    Duplicated names and a header no delimiter explains are errors naming line ``header_number``.
+    ``head`` holds the first bytes of the (UTF-8) text, header included, for the rows a sniff is checked on;
+    ``declared`` is the delimiter of a ``sep=X`` first line (see :func:`declared_delimiter`), used unless
+    ``sep`` is given. Duplicated names and a header no delimiter explains are errors naming line
+    ``header_number``.
     """
     if sep is not None:
         delimiter, how = sep, "given"
+    elif declared is not None:
+        delimiter, how = declared, "sep line"
     else:
         delimiter, how = sniff_delimiter(header_line, header_number, head, path, default, hint_style), "default"
         how = "sniffed" if delimiter != default else how
@@ -79,6 +104,22 @@ def announce(path: Path, delimiter: str, default: str, hint_style: str) -> None:
         f"{path}: the header is not {_name(default)}-separated; read the file as {_name(delimiter)}-separated "
         f"({delimiter!r}). Pass {option} to choose the delimiter",
         DelimiterWarning, stacklevel=5)
+
+
+def announce_sep_line(path: Path, declared: str, used: str, hint_style: str) -> None:
+    """Note (once per file) that a ``sep=X`` first line was read, and whether its delimiter was used."""
+    if declared == used:
+        text = (f"{path}: line 1 is a spreadsheet's 'sep={_shown(declared)}' line; read the file as "
+                f"{_name(declared)}-separated ({declared!r}) and the header from the next line")
+    else:
+        option = speak(hint_style, f"sep={used!r}", f"--sep {used!r}")
+        text = (f"{path}: line 1 declares 'sep={_shown(declared)}' ({_name(declared)}), but {option} was given "
+                f"and is used; the sep= line is skipped")
+    warnings.warn(text, DelimiterWarning, stacklevel=5)
+
+
+def _shown(delimiter: str) -> str:
+    return "\\t" if delimiter == "\t" else delimiter
 
 
 def _rows_after_header(head: bytes, header_number: int) -> list[str]:

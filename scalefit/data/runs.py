@@ -21,7 +21,8 @@ from typing import Literal
 
 import pandas as pd
 
-from ..core.errors import CheckpointWarning, DataCheckWarning, DataError, ScalefitWarning
+from ..core import checks
+from ..core.errors import ArgumentError, CheckpointWarning, DataCheckWarning, DataError, ScalefitWarning
 from .columns import CANONICAL, LABELS, REQUIRED, columns_hint, resolve_columns, speak
 from .curves import (  # noqa: F401
     CHECKPOINT_CAUTION,
@@ -123,6 +124,7 @@ def load_runs(
         raise ValueError(f"on_invalid must be 'raise' or 'drop', not {on_invalid!r}")
     if checkpoints not in (None, "final", "all"):
         raise ValueError(f"checkpoints must be 'final' or 'all', not {checkpoints!r}")
+    _check_arguments(sep, min_tokens, min_fraction_of_run, max_loss, drop_highest_loss)
     if checkpoints == "final" and min_fraction_of_run is not None:
         raise DataError(f"{speak(hint_style, 'checkpoints=final', '--checkpoints final')} keeps one checkpoint "
                         f"per curve; {speak(hint_style, 'min_fraction_of_run', '--min-fraction-of-run')} keeps "
@@ -211,3 +213,19 @@ def load_runs(
     if "row" not in frame:
         frame = Unlabelled(frame, table.index, raw.rows)
     return RunTable(frame, provenance, dropped, filtered)
+
+
+def _check_arguments(sep, min_tokens, min_fraction_of_run, max_loss, drop_highest_loss) -> None:
+    """The delimiter (one character) and the numeric filters' domains: min_tokens >= 0, min_fraction_of_run in
+    (0, 1], max_loss > 0 (all finite), drop_highest_loss a count >= 0."""
+    if sep is not None and not (isinstance(sep, str) and len(sep) == 1 and sep not in "\r\n\""):
+        raise ArgumentError("sep", sep, "a delimiter must be one character other than a quote or a line break, "
+                            "e.g. ';', ',', '|' or '\\t'", checks.show(sep))
+    if min_tokens is not None:
+        checks.nonnegative_finite(min_tokens, "min_tokens", "a token count", "tokens")
+    if min_fraction_of_run is not None:
+        checks.fraction(min_fraction_of_run, "min_fraction_of_run", "a fraction of the final D")
+    if max_loss is not None:
+        checks.positive_finite(max_loss, "max_loss", "a loss", "nats/token")
+    if drop_highest_loss is not None:
+        checks.count(drop_highest_loss, "drop_highest_loss", 0, 10**6, "the number of runs dropped")

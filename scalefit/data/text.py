@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import DataError
-from .delimiters import _name, announce, check_header
+from .delimiters import _name, announce, announce_sep_line, check_header, declared_delimiter
 from .encodings import _as_utf8, sniff_encoding
 from .rawtable import RawTable, RowNumbering, _short
 
@@ -34,6 +34,8 @@ def read_text(path: Path, fmt: str, sep: str | None, encoding: str | None, hint_
     table = _read_text(path, fmt, sep, default, encoding, hint_style, use_pyarrow)
     if table.encoding.get("delimiter_how") == "sniffed":
         announce(path, table.encoding["delimiter"], default, hint_style)
+    if "sep_line" in table.encoding:
+        announce_sep_line(path, table.encoding["sep_line"], table.encoding["delimiter"], hint_style)
     return table
 
 
@@ -50,15 +52,16 @@ def _read_text(path: Path, fmt: str, sep: str | None, default: str, encoding: st
     raw_bytes, info = _as_utf8(data, path, encoding, hint_style)  # one canonical form from here on
     if not raw_bytes or raw_bytes.isspace():
         raise DataError(f"{path}: the file is empty (expected a header row and one row per run)")
-    header_line, header_number = _first_line(raw_bytes)
-    delimiter, how = check_header(header_line, header_number, raw_bytes[:1 << 16], path, sep, default, hint_style)
+    header_line, header_number, declared = _header(raw_bytes)
+    delimiter, how = check_header(header_line, header_number, raw_bytes[:1 << 16], path, sep, default, hint_style,
+                                  declared)
     # skipinitialspace strips " 1e9" to "1e9" (and " a" to "a" in label columns); it costs ~25% of the
     # parse, so it is asked for only when a space (or a tab that is not the delimiter) is in the file at all
     spaced = b" " in raw_bytes or (delimiter != "\t" and b"\t" in raw_bytes)
     options = dict(sep=delimiter, skip_blank_lines=False, encoding="utf-8", skiprows=header_number - 1)
     frame = _parse_c(path, delimiter, lambda: io.BytesIO(raw_bytes), skipinitialspace=spaced, **options)
     return _text_table(frame, path, fmt, header_number,
-                       {**info, "parser": "c", **_delimiter(delimiter, how)})
+                       {**info, "parser": "c", **_delimiter(delimiter, how, declared)})
 
 
 def _read_text_plain(path: Path, fmt: str, sep: str | None, default: str, hint_style: str) -> RawTable | None:
@@ -75,10 +78,10 @@ def _read_text_plain(path: Path, fmt: str, sep: str | None, default: str, hint_s
     if not head.strip() or b"\n" not in head or sniff_encoding(head) is not None:
         return None  # blank lines past 64 kB before the header, or a byte-order mark: the general path
     try:
-        header_line, header_number = _first_line(head)
+        header_line, header_number, declared = _header(head)
     except UnicodeDecodeError:
         return None
-    delimiter, how = check_header(header_line, header_number, head, path, sep, default, hint_style)
+    delimiter, how = check_header(header_line, header_number, head, path, sep, default, hint_style, declared)
     options = dict(sep=delimiter, skip_blank_lines=False, encoding="utf-8", skiprows=header_number - 1)
     try:
         try:
@@ -90,7 +93,7 @@ def _read_text_plain(path: Path, fmt: str, sep: str | None, default: str, hint_s
             frame = _parse_c(path, delimiter, lambda: path, skipinitialspace=True, **options)
     except UnicodeDecodeError:
         return None
-    info = {"encoding": "utf-8", "how": "valid UTF-8", "parser": "c", **_delimiter(delimiter, how)}
+    info = {"encoding": "utf-8", "how": "valid UTF-8", "parser": "c", **_delimiter(delimiter, how, declared)}
     return _text_table(frame, path, fmt, header_number, info)
 
 
@@ -147,12 +150,12 @@ def _read_text_fast(path: Path, fmt: str, sep: str | None, default: str, encodin
     if not head.strip():
         return None
     try:
-        header_line, header_number = _first_line(head)
+        header_line, header_number, declared = _header(head)
     except UnicodeDecodeError:
         return None
     if b"\n" not in head:  # the header may continue past what was read
         return None
-    delimiter, how = check_header(header_line, header_number, head, path, sep, default, hint_style)
+    delimiter, how = check_header(header_line, header_number, head, path, sep, default, hint_style, declared)
     try:
         frame = pd.read_csv(path, sep=delimiter, engine="pyarrow", skip_blank_lines=False,
                             skiprows=header_number - 1)
@@ -166,7 +169,7 @@ def _read_text_fast(path: Path, fmt: str, sep: str | None, default: str, encodin
             if first is not None and isinstance(frame[col].iloc[first], bytes):
                 return None
     info = {"encoding": "utf-8-sig" if bom else "utf-8", "how": "byte-order mark" if bom else "valid UTF-8",
-            "parser": "pyarrow", **_delimiter(delimiter, how)}
+            "parser": "pyarrow", **_delimiter(delimiter, how, declared)}
     return _text_table(frame, path, fmt, header_number, info)
 
 
@@ -185,9 +188,15 @@ def _text_table(frame: pd.DataFrame, path: Path, fmt: str, header_number: int, i
     return RawTable(frame, str(path), fmt, rows, info)
 
 
-def _delimiter(delimiter: str, how: str) -> dict:
-    """The delimiter's entries of the provenance (``delimiter_how`` only when it was sniffed)."""
-    return {"delimiter": delimiter, "delimiter_how": how} if how == "sniffed" else {"delimiter": delimiter}
+def _delimiter(delimiter: str, how: str, declared: str | None = None) -> dict:
+    """The delimiter's entries of the provenance (``delimiter_how`` only when it was sniffed or read from a
+    ``sep=`` first line; ``sep_line``: the delimiter that line declared, whether used or not)."""
+    entries = {"delimiter": delimiter}
+    if how in ("sniffed", "sep line"):
+        entries["delimiter_how"] = how
+    if declared is not None:
+        entries["sep_line"] = declared
+    return entries
 
 
 def _compressed(path: Path) -> bool:
@@ -206,10 +215,26 @@ def _decompressed(path: Path) -> bytes:
         return handle.read()
 
 
-def _first_line(data: bytes) -> tuple[str, int]:
-    """The first non-blank line (the header) and its 1-based line number."""
+def _header(data: bytes) -> tuple[str, int, str | None]:
+    """The header line, its 1-based line number and the delimiter a spreadsheet's ``sep=X`` first line
+    declares (None when there is none; then the header is the first non-blank line, else the one after it)."""
+    line, number = _first_line(data)
+    declared = declared_delimiter(line)
+    if declared is None:
+        return line, number, None
+    line, number = _first_line(data, after=number)
+    return line, number, declared
+
+
+def _first_line(data: bytes, after: int = 0) -> tuple[str, int]:
+    """The first non-blank line after line ``after`` (the header) and its 1-based line number."""
     number = 1
     start = 0
+    while number <= after:
+        end = data.find(b"\n", start)
+        if end < 0:
+            return "", number + 1
+        start, number = end + 1, number + 1
     while True:
         end = data.find(b"\n", start)
         line = data[start:] if end < 0 else data[start:end]

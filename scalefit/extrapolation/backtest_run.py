@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..core import checks
 from ..core.errors import ScalefitError, ScalefitWarning
 from ..laws import allocation
 from ..uncertainty.calibration import calibrate
@@ -52,6 +53,8 @@ def backtest(fit, fractions: Sequence[float] = FRACTIONS, by: Sequence[str] = CU
           new-run interval      80 89
     extrapolation interval      85 89
     """
+    checks.resampling(n_boot, level, seed)
+    checks.real(list(fractions), "fractions", "a cut-off fraction", lo=0.0, hi=1.0)
     runs = fit.runs
     n_all, d_all, loss, groups = runs.N, runs.D, runs.loss, runs.groups
     inputs_all = {k: runs.df[k].to_numpy(float) for k in fit.law.inputs}  # the law's own inputs (N, D, U, C...)

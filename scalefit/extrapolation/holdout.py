@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core import conventions
+from ..core import checks, conventions
 from ..core.errors import ExtrapolationWarning, FitError
 from ..core.formatting import num
 from ..fitting.fit import fit_spec
@@ -259,6 +259,10 @@ def holdout_check(fit, fraction: float = HOLDOUT_FRACTION, n_boot: int = 200, se
     >>> check.verdict, len(check.table), check.n_backtest > 0
     ('PASSES', 20, True)
     """
+    checks.real(fraction, "fraction", "the fraction of runs held out", lo=0.0, hi=1.0)
+    checks.replicates(n_boot, "n_boot")
+    checks.replicates(backtest_boot, "backtest_boot", allow_zero=True)
+    checks.seed(seed)
     runs = fit.runs
     compute = conventions.training_compute(runs.N, runs.D, fit.law.flops_per_token_param)
     groups = runs.groups

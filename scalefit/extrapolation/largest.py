@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core import checks
 from ..core.errors import FitError, ScalefitError, ScalefitWarning
 from ..uncertainty.prediction import PredictionIntervals
 from .backtest_result import Backtest
@@ -134,6 +135,10 @@ def leave_largest_out(fit, fraction: float = 0.1, n_boot: int = 200, seed: int |
     >>> list(llo.coverage()["interval"])
     ['law band', 'new-run interval', 'extrapolation interval']
     """
+    checks.real(fraction, "fraction", "the fraction of runs held out", lo=0.0, hi=1.0)
+    checks.replicates(n_boot, "n_boot")
+    checks.level(level)
+    checks.seed(seed)
     runs = fit.runs
     held = held_out_mask(runs.N, runs.D, runs.groups, fraction)
     if (~held).sum() <= 2 * len(fit.law.param_names):

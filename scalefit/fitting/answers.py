@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..core import checks
 from ..laws import ComputeOptimal, Inverse, allocation
 
 __all__ = ["compute_for_loss", "d_opt", "derived", "frontier", "has_allocation", "loss_opt", "n_opt", "optimal",
@@ -33,6 +34,7 @@ def optimal(self, compute: np.ndarray | float) -> dict[str, np.ndarray]:
     >>> print(f"N_opt {opt['N_opt']:.2e} parameters, D_opt {opt['D_opt']:.2e} tokens, L* {opt['L_opt']:.3f}")
     N_opt 5.64e+09 parameters, D_opt 2.96e+11 tokens, L* 2.138
     """
+    checks.compute(compute)
     return allocation.require(self.law, ComputeOptimal).compute_optimal(self.params, compute)
 
 def compute_for_loss(self, target_loss) -> dict[str, np.ndarray]:
@@ -47,6 +49,7 @@ def compute_for_loss(self, target_loss) -> dict[str, np.ndarray]:
     >>> print(f"C = {float(need['C']):.2e} FLOPs, N_opt = {float(need['N_opt']):.2e} parameters")
     C = 4.40e+21 FLOPs, N_opt = 3.83e+09 parameters
     """
+    checks.loss(target_loss)
     return allocation.allocation_for_loss(self.params, target_loss, self.law)
 
 def frontier(self, compute) -> pd.DataFrame:
@@ -63,6 +66,7 @@ def frontier(self, compute) -> pd.DataFrame:
     >>> print(table["L_opt"].round(3).tolist())
     [2.606, 2.138]
     """
+    checks.compute(compute)
     return allocation.frontier(self.params, compute, self.law)
 
 def plan(self, target_loss: float | None = None, inference_tokens: float = 0.0, compute: float | None = None,
@@ -80,8 +84,17 @@ def plan(self, target_loss: float | None = None, inference_tokens: float = 0.0, 
     >>> print(f"{plan.N:.2e} parameters, {plan.D:.2e} tokens, {plan.tokens_per_param:.0f} tokens/parameter")
     5.19e+08 parameters, 1.43e+12 tokens, 2762 tokens/parameter
     """
+    check_plan(target_loss, inference_tokens, compute)
     target = allocation.plan_target(self.params, target_loss, compute, self.law)
     return allocation.plan(self.params, target, inference_tokens, hardware, self.law)
+
+def check_plan(target_loss: float | None, inference_tokens: float, compute: float | None) -> None:
+    """A plan's arguments: target_loss and compute (when given) > 0, inference_tokens >= 0, all finite."""
+    if target_loss is not None:
+        checks.loss(target_loss)
+    if compute is not None:
+        checks.compute(compute)
+    checks.nonnegative_finite(inference_tokens, "inference_tokens", "lifetime inference tokens", "tokens")
 
 def regimes(self, band: float = allocation.REGIME_BAND) -> pd.DataFrame:
     """Regime of every run (under-trained / near compute-optimal / over-trained) at its own compute.
@@ -92,6 +105,7 @@ def regimes(self, band: float = allocation.REGIME_BAND) -> pd.DataFrame:
     >>> fit.regimes()["regime"].value_counts().sort_index().to_dict()
     {'near compute-optimal': 47, 'over-trained': 39, 'under-trained': 67}
     """
+    checks.real(band, "band", "a regime band", "factor in tokens per parameter", lo=1.0, lo_open=False)
     table = allocation.regime(self.params, self.runs.N, self.runs.D, band, self.law)
     table.insert(0, "group", self.runs.groups)
     return table

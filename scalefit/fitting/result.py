@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .. import solver
+from ..core import checks
 from ..core.errors import ScalefitError
 from ..core.formatting import json_safe, num
 from ..data.runs import RunTable
@@ -109,6 +110,7 @@ class Fit:
         array([2.36 , 2.182])
         """
         x = self.bind(args, inputs)
+        checks.law_inputs(x)
         allocation.warn_if_far(self.extrapolation(x)["distance"], threshold)
         shape = next(iter(x.values())).shape
         flat = self.law.predict(self.param_vector, {k: v.ravel() for k, v in x.items()})

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import solver
+from ..core import checks
 from ..laws import DEFAULT_LAW, Law, get_law, law_from_dict
 from ..solver import objective as obj
 from .engine import engine_for
@@ -51,6 +52,11 @@ class FitSpec:
             raise ValueError(f"objective must be 'huber', 'hoffmann' or 'ls', not {self.objective!r}")
         if isinstance(self.delta, str) and self.delta not in ("auto", "hoffmann"):
             raise ValueError(f"delta must be a number, 'auto' or 'hoffmann', not {self.delta!r}")
+        if self.delta is not None and not isinstance(self.delta, str):
+            checks.positive_finite(self.delta, "delta", "a Huber delta", "log residual")
+        checks.count(self.n_starts, "n_starts", 1, 10**4, "the number of polished starts")
+        if self.grid_points is not None:
+            checks.count(self.grid_points, "grid_points", 1, 10**4, "the number of grid points per axis")
         engine_for(self.law, self.method)  # fails early on a method that does not apply
 
     @classmethod

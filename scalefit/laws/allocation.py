@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core import conventions
+from ..core import checks, conventions
 from ..core.errors import ExtrapolationWarning, FitError
 from . import DEFAULT_LAW, ComputeOptimal, InferencePlan, Inverse, Law, get_law
 
@@ -162,12 +162,13 @@ class Hardware:
     price_per_hour: float | None = None
 
     def __post_init__(self) -> None:
-        if not self.peak_flops > 0:
-            raise ValueError(f"peak_flops must be positive, not {self.peak_flops}")
+        checks.positive_finite(self.peak_flops, "peak_flops", "a peak throughput", "FLOP/s")
         for name in ("mfu", "inference_mfu"):
             value = getattr(self, name)
-            if value is not None and not 0 < value <= 1:
-                raise ValueError(f"{name} must be in (0, 1], not {value}")
+            if value is not None:
+                checks.fraction(value, name, "a model FLOPs utilisation")
+        if self.price_per_hour is not None:
+            checks.nonnegative_finite(self.price_per_hour, "price_per_hour", "a price per accelerator-hour")
 
     def hours(self, flops: float, inference: bool = False) -> float:
         """flops in FLOPs; the answer in accelerator-hours.

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core import checks
 from ..laws import ComputeOptimal, Law
 from ..uncertainty import intervals
 from ..uncertainty.noise import estimate_noise, noise_sd
@@ -190,6 +191,12 @@ def check_coverage(fit, R: int = 200, n: int = 200, seed: int | None = 0,
     >>> cov.table()[["scheme", "quantity"]].head(3).values.tolist()
     [['cluster', 'E'], ['cluster', 'A'], ['cluster', 'B']]
     """
+    checks.count(R, "R", 1, 10**6, "the number of simulated datasets")
+    checks.replicates(n, "n")
+    checks.level(level)
+    checks.seed(seed)
+    if n_jobs != -1:  # joblib's -1: every core
+        checks.count(n_jobs, "n_jobs", 1, 4096, "the number of processes")
     runs = fit.runs
     groups = runs.groups
     engine = fit.spec.engine

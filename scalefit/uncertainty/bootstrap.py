@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 
+from ..core import checks
 from ..core.errors import FitError, ScalefitWarning
 from ..solver import identify
 from .bootstrap_io import load_replicates  # noqa: F401 (re-exported)
@@ -61,12 +62,13 @@ def bootstrap(fit, n: int = 1000, scheme: str | None = None, level: float = 0.95
         scheme = "cluster" if len(np.unique(groups)) < len(groups) else "pairs"
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, not {scheme!r}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), not {level}")
+    level = checks.level(level)
     if method not in ("percentile", "bca"):
         raise ValueError(f"method must be 'percentile' or 'bca', not {method!r}")
-    if int(n) < 2:
-        raise ValueError(f"n must be at least 2 replicates, not {n}")
+    n = checks.replicates(n, "n")
+    seed = checks.seed(seed)
+    if n_jobs != -1:  # joblib's -1: every core
+        checks.count(n_jobs, "n_jobs", 1, 4096, "the number of processes")
     rng = np.random.default_rng(seed)
     engine = fit.spec.engine
     problem = engine.problem(fit.data, runs.loss, fit.objective, fit.weights)

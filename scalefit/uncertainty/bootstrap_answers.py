@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..core import checks
 from ..core.errors import FitError
 from ..laws import ComputeOptimal, allocation
 from . import prediction
@@ -33,6 +34,7 @@ def compute_for_loss(self, target_loss, method: str | None = None) -> dict[str, 
     >>> print(f"C = {c['estimate']:.1e} FLOPs, 95% [{c['lo']:.1e}, {c['hi']:.1e}]")
     C = 4.4e+21 FLOPs, 95% [4.0e+21, 5.0e+21]
     """
+    checks.loss(target_loss)
     law = self.fit.law
     keys = [k for k in ("C", "N_opt", "D_opt", "tokens_per_param")
             if k in allocation.allocation_for_loss(self.fit.params, target_loss, law)]
@@ -61,7 +63,7 @@ def frontier(self, compute, method: str | None = None) -> pd.DataFrame:
     >>> bool((table["L_opt_lo"] <= table["L_opt"]).all())
     True
     """
-    c = np.atleast_1d(np.asarray(compute, float))
+    c = np.atleast_1d(np.asarray(checks.compute(compute), float))
     table = {"C": c}
     for key, row in self.optimal(c, method).items():
         table.update({key: row["estimate"], f"{key}_lo": row["lo"], f"{key}_hi": row["hi"]})
@@ -122,6 +124,7 @@ def optimal(self, compute, method: str | None = None) -> dict[str, dict[str, np.
     >>> print(f"N_opt {n_opt['estimate']:.1e} parameters, 95% [{n_opt['lo']:.1e}, {n_opt['hi']:.1e}]")
     N_opt 5.6e+09 parameters, 95% [4.1e+09, 7.4e+09]
     """
+    checks.compute(compute)
     law = allocation.require(self.fit.law, ComputeOptimal)
     return {key: self.interval(lambda p, key=key: law.compute_optimal(p, compute)[key], method)
             for key in ("N_opt", "D_opt", "tokens_per_param", "L_opt")}

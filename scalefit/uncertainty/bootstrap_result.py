@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core import checks
 from ..core.formatting import SPREAD_NOTE, spread
 from ..laws import allocation
 from . import bootstrap_answers, bootstrap_io, intervals
@@ -101,7 +102,7 @@ class Bootstrap:
         alpha/beta = 1.13 [0.95, 1.33]
         """
         method = self.method if method is None else method
-        level = self.level if level is None else level
+        level = self.level if level is None else checks.level(level)
         estimate = np.asarray(fn(dict(self.fit.params)), dtype=float)
         values = _evaluate(fn, self.names, self.replicates, estimate.ndim)
         jack = None if self.jackknife is None else _evaluate(fn, self.names, self.jackknife, estimate.ndim)
@@ -151,6 +152,7 @@ class Bootstrap:
         2.182 nats/token, 95% [2.169, 2.199]
         """
         x = self.fit.bind(args, inputs)
+        checks.law_inputs(x)
         shape = next(iter(x.values())).shape
         distance = self.fit.extrapolation(x)
         allocation.warn_if_far(distance["distance"], threshold)

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr, ndtri
 
+from ..core import checks
 from ..core.errors import ExtrapolationWarning, ScalefitError
 from ..core.formatting import from_json_safe, json_safe
 from .calibration import SUPPORT_FACTOR, Calibration
@@ -62,6 +63,7 @@ def mixture_quantile(log_centres: np.ndarray, sd: float | np.ndarray, prob: floa
 
 def newrun_interval(log_replicates: np.ndarray, noise_sd: float, level: float) -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi) in loss units of a new run: replicate log predictions (B, ...) convolved with N(0, sd^2)."""
+    checks.level(level)
     lo = mixture_quantile(log_replicates, noise_sd, (1 - level) / 2)
     hi = mixture_quantile(log_replicates, noise_sd, (1 + level) / 2)
     return np.exp(lo), np.exp(hi)
@@ -261,6 +263,7 @@ def loss_intervals(boot, N, D, backtest=None, method: str | None = None) -> Pred
     """
     import warnings
 
+    checks.law_inputs({"N": N, "D": D})
     n, d = np.broadcast_arrays(np.asarray(N, float), np.asarray(D, float))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExtrapolationWarning)
@@ -279,7 +282,7 @@ def optimal_intervals(boot, compute, backtest=None, method: str | None = None) -
     (law band only), "notes": [...]}. N_opt has no new-run or extrapolation interval: run noise does not
     move the optimum of a curve, and the backtest measures errors in loss, not in allocation.
     """
-    c = np.atleast_1d(np.asarray(compute, float))
+    c = np.atleast_1d(np.asarray(checks.compute(compute), float))
     opt = boot.optimal(c, method)  # FitError for a law without compute-optimal allocation
     names = boot.names
     columns = {k: boot.replicates[:, j, None] for j, k in enumerate(names)}
