@@ -69,7 +69,7 @@ def flag_outliers(log_residuals: np.ndarray) -> Flags:
     >>> r = np.array([0.001, -0.002, 0.0, 0.003, -0.001, 2.3])
     >>> flags = flag_outliers(r)
     >>> flags.mask.tolist(), round(flags.scale, 4)
-    ([False, False, False, False, False, True], 0.0022)
+    ([False, False, False, False, False, True], 0.003)
     """
     r = np.asarray(log_residuals, dtype=float)
     finite = np.isfinite(r)
@@ -142,8 +142,9 @@ def check_outliers(table: RunTable, law, params: dict[str, float], log_residuals
     ``refit(subset, subset_weights)`` fits other runs with the same spec (it must not run this check again).
     Runs whose ``leverage`` (n,) exceeds :func:`leverage_threshold` (at most ``MAX_DELETED`` of them, highest
     first) are judged by their deleted residual instead: the fit without the run predicts it.
-    Diagnostics: ``outliers`` (one dict per flagged run: row, inputs, loss, log_residual, robust_sd, and for a
-    high-leverage run leverage and deleted_residual) and ``outlier_check`` (rule, center, scale, and the
+    Diagnostics: ``outliers`` (one dict per flagged run: row, inputs, loss and predicted loss in nats/token,
+    log_residual, robust_sd, and for a high-leverage run leverage and deleted_residual; predicted is then the
+    fit without it) and ``outlier_check`` (rule, center, scale, and the
     parameters of the fit without the flagged runs).
     """
     flags = flag_outliers(log_residuals)
@@ -172,6 +173,7 @@ def check_outliers(table: RunTable, law, params: dict[str, float], log_residuals
     for label, i in zip(labels, idx, strict=True):
         run = {"row": label, **{c: float(table.df[c].iloc[i]) for c in inputs if c in table.df},
                "loss": float(table.loss[i]), "log_residual": float(log_residuals[i]), "robust_sd": float(z[i])}
+        run["predicted"] = float(table.loss[i] * np.exp(judged[i]))  # by this fit, or by the fit without it
         if int(i) in deleted:
             run |= {"leverage": float(leverage[i]), "deleted_residual": deleted[int(i)]}
         runs.append(run)
@@ -186,21 +188,26 @@ def check_outliers(table: RunTable, law, params: dict[str, float], log_residuals
     listed = "; ".join(_describe_run(r, inputs) for r in runs[:MAX_LISTED])
     if len(runs) > MAX_LISTED:
         listed += f"; and {len(runs) - MAX_LISTED} more (fit.diagnostics['outliers'])"
-    head = ("a run lies" if len(runs) == 1 else f"{len(runs)} runs lie") + " far from the law"
+    them = "it" if len(runs) == 1 else "them"
+    named = ", ".join(labels[:MAX_LISTED]) + (f" and {len(labels) - MAX_LISTED} more"
+                                              if len(labels) > MAX_LISTED else "")
+    head = ("a run lies" if len(runs) == 1 else f"{len(runs)} runs lie") + f" far from the law, {named}"
     selector = "row " + (f"!= {json.dumps(labels[0])}" if len(labels) == 1 else
                          f"not in [{', '.join(json.dumps(label) for label in labels)}]")
-    message = (f"outlier: {head}: {listed}; {change}. The fit keeps every run; to drop "
-               f"{'it' if len(runs) == 1 else 'them'}, load with the row filter `{selector}` (--filter on the command "
-               f"line, query in load_runs; recorded in the provenance). Rule: {RULE} (robust sd here "
-               f"{num(flags.scale, 3)}); a run of leverage above {threshold:.2g} is judged by the fit without it")
+    message = (f"outlier: {head}; {change}. {listed}. The fit keeps every run; to drop {them}, load with the row "
+               f"filter `{selector}` (--filter on the command line, query in load_runs; recorded in the "
+               f"provenance). Rule: {RULE} (robust sd here {num(flags.scale, 3)}); a run of leverage above "
+               f"{threshold:.2g} is judged by the fit without it")
     return {"outliers": runs, "outlier_check": check}, message
 
 
 def _describe_run(run: dict[str, Any], inputs: list[str]) -> str:
     values = ", ".join(f"{c}={num(run[c], 3)}" for c in inputs if c in run)
     if "deleted_residual" in run:
-        how = (f"fitted by itself (leverage {run['leverage']:.2f}); the fit without it is off by "
-               f"{run['deleted_residual']:+.3g} in log loss, {num(abs(run['robust_sd']), 3)} robust sd")
+        how = (f"fitted by itself (leverage {run['leverage']:.2f}); the fit without it predicts "
+               f"{num(run['predicted'], 4)} (log residual {run['deleted_residual']:+.3g}, "
+               f"{num(abs(run['robust_sd']), 3)} robust sd)")
     else:
-        how = f"log residual {run['log_residual']:+.3g}, {num(abs(run['robust_sd']), 3)} robust sd"
-    return f"{run['row']} ({values}, loss {num(run['loss'], 4)}: {how})"
+        how = (f"the law predicts {num(run['predicted'], 4)} (log residual {run['log_residual']:+.3g}, "
+               f"{num(abs(run['robust_sd']), 3)} robust sd)")
+    return f"{run['row']} ({values}): loss {num(run['loss'], 4)}, {how}"

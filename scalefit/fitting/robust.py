@@ -23,11 +23,12 @@ comes from the runs without them. Bootstrap replicates do not come through here 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
+from .. import solver
 from ..core.errors import ScalefitError
 from ..solver import objective as obj
 from .outliers import flag_outliers
@@ -93,8 +94,8 @@ def robust_restarts(spec, engine, data: dict[str, np.ndarray], loss: np.ndarray,
         record["rounds"] += 1
         problem = current.problem if objective is current.objective else \
             engine.problem(data, loss, objective, weights)
-        candidate = engine.solve(problem, spec.n_starts, spec.grid_points, extra_starts=np.vstack(starts),
-                                 method=solve_method)
+        candidate = _edge_of_optimum(engine, problem, spec, engine.solve(
+            problem, spec.n_starts, spec.grid_points, extra_starts=np.vstack(starts), method=solve_method))
         if objective is not current.objective:
             source = (f"automatic: 1.345 x MAD-sd of robust-fit residuals ({objective.delta:.3g}); the "
                       f"first-pass least-squares residuals gave {record['delta_first_pass']:.3g}, pulled by runs "
@@ -107,3 +108,22 @@ def robust_restarts(spec, engine, data: dict[str, np.ndarray], loss: np.ndarray,
         else:
             break
     return current, record
+
+
+def _edge_of_optimum(engine, problem, spec, solution):
+    """A restart's solution with ``grid_edge`` kept only where the optimum itself lies in the grid's edge cell.
+
+    The restarts polish starts from other fits beside the grid's cells; the grid (whose cells' coefficients the
+    corrupted runs still dominate) may put its best cell on an edge while the optimum found lies well inside,
+    and "at the edge of the searched grid" would then be a false warning. Variable projection only (the
+    general solver's grid axes are not the z columns).
+    """
+    if engine.kind != "varpro" or not any(solution.grid_edge):
+        return solution
+    theta = np.asarray(solution.z)[engine.nonlinear_columns(problem)]
+    points = spec.grid_points or solver.GRID_POINTS
+    edge = []
+    for value, (lo, hi), flagged in zip(theta, solution.grid_range, solution.grid_edge, strict=True):
+        step = (hi / lo) ** (1.0 / (points - 1)) if lo > 0 and hi > lo else 1.0
+        edge.append(bool(flagged and (value <= lo * step or value >= hi / step)))
+    return replace(solution, grid_edge=tuple(edge))
