@@ -25,7 +25,8 @@ from .spec import FitSpec
 
 def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = DEFAULT_LAW, objective: str = "huber",
         delta: float | str | None = None, method: str = "auto", weights: np.ndarray | None = None,
-        n_starts: int = solver.N_POLISH, grid_points: int | None = None, spec: FitSpec | None = None) -> Fit:
+        n_starts: int = solver.N_POLISH, grid_points: int | None = None, spec: FitSpec | None = None,
+        check_outliers: bool = True) -> Fit:
     """Fit a scaling law to runs by a global, reproducible optimisation.
 
     The fitted parameters are in the law's units: loss in nats/token, N in parameters, D in tokens (Chinchilla:
@@ -55,6 +56,10 @@ def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = DEFAULT_LAW, objec
     spec:
         A :class:`scalefit.FitSpec` (e.g. ``other_fit.spec``) to fit exactly as it says, instead of ``law``,
         ``objective``, ``delta``, ``method``, ``n_starts`` and ``grid_points``.
+    check_outliers:
+        Name runs far from the law in an :class:`~scalefit.core.errors.OutlierWarning` (rule:
+        :mod:`scalefit.fitting.outliers`; ``fit.diagnostics["outliers"]``). Never drops a run. Internal refits
+        on subsets of the same runs (held-out check, backtest) pass False: the fit on every run reports them.
 
     Examples
     --------
@@ -68,7 +73,7 @@ def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = DEFAULT_LAW, objec
     """
     if spec is None:
         spec = FitSpec.make(law, objective, delta, method, n_starts, grid_points)
-    return fit_spec(spec, runs, weights)
+    return fit_spec(spec, runs, weights, check_outliers=check_outliers)
 
 
 def fit_spec(spec: FitSpec, runs: RunTable | pd.DataFrame | str, weights: np.ndarray | None = None, *,
