@@ -6,16 +6,19 @@ default fit, each repaired here without changing any fit on clean data:
 1. **The automatic Huber delta came from a contaminated first pass.** Delta is 1.345 x the MAD-sd of the
    residuals of a first-pass least-squares fit; one run at x10 pulls that fit so far that delta grew ~25x
    (0.1 instead of 0.005), the Huber objective became nearly least squares, and alpha moved 10-25%. Rule:
-   when the MAD-sd of the residuals of the Huber fit (or, when runs are flagged, of the fit without them,
-   rule 2) is below ``CONTAMINATED_RATIO`` x that of the first pass (on clean data they agree within a few
-   per cent), delta is re-estimated from those residuals and the fit repeated (at most ``MAX_ROUNDS``
-   rounds); ``delta_source`` says so.
+   when the MAD-sd of the residuals of the Huber fit, or of one of the fits of rule 2, is below
+   ``CONTAMINATED_RATIO`` x that of the first pass (measured ratio on clean data: 0.77-1.19 over 30 synthetic
+   sweeps; 0.97 on the bundled example, 0.88 on Epoch AI's Chinchilla runs, 0.84 on colpret_opt), delta
+   is re-estimated from those residuals and the fit repeated (at most ``MAX_ROUNDS`` rounds);
+   ``delta_source`` says so.
 2. **The global search started from a contaminated grid.** The variable-projection grid solves each cell's
    linear coefficients by relative least squares, which one run at /10 dominates (its relative residual is
    9); every cell was then far from the optimum and the polish stopped at a degenerate point (E -> 0) with
    twice the objective value of the true optimum. Rule: when runs are flagged by
-   :func:`scalefit.fitting.outliers.flag_outliers`, the optimum of the same objective on the other runs is
-   added as a start of a new solve on **every** run; the lower optimum wins.
+   :func:`scalefit.fitting.outliers.flag_outliers`, a new global solve on **every** run gets two more starts:
+   the optimum of a near-L1 Huber objective (delta = min(delta, 1e-3); automatic delta only) on every run,
+   which sees runs a near-least-squares fit bent to, and the optimum of the same objective on the runs that
+   neither fit flags. The lower optimum wins.
 
 The fit stays the optimum of its objective on every run: the flagged runs are never dropped, only a start
 comes from the runs without them. Bootstrap replicates do not come through here (they start from the fit).
