@@ -47,6 +47,7 @@ _EXPORTS = {
     "HoldoutCheck": "extrapolation.holdout",
     "Identifiability": "fitting.identify",
     "LeaveLargestOut": "extrapolation.backtest",
+    "OutlierWarning": "core.errors",
     "Plan": "laws.allocation",
     "PredictionIntervals": "uncertainty.prediction",
     "RunTable": "data.runs",

@@ -31,6 +31,10 @@ class ConvergenceWarning(ScalefitWarning):
     """An optimizer stopped without meeting its convergence test."""
 
 
+class OutlierWarning(ScalefitWarning):
+    """Runs far outside the others' residual scale (see :mod:`scalefit.fitting.outliers`); never dropped."""
+
+
 class ExtrapolationWarning(ScalefitWarning):
     """A prediction far beyond the range of the data it was fitted on."""
 

@@ -274,7 +274,8 @@ def holdout_check(fit, fraction: float = HOLDOUT_FRACTION, n_boot: int = 200, se
                                             "held out")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        small = fit_spec(fit.spec, train_table)  # the same spec: an automatic delta is re-estimated, and says so
+        # the same spec: an automatic delta is re-estimated, and says so; outliers are the full fit's to report
+        small = fit_spec(fit.spec, train_table, check_outliers=False)
         boot = small.bootstrap(n=n_boot, seed=seed, scheme=scheme, progress=False)
         warnings.simplefilter("ignore", ExtrapolationWarning)
         inputs = {k: runs.df[k].to_numpy(float)[held] for k in fit.law.inputs}

@@ -35,9 +35,10 @@ def refit(fit, table):
     from ..fitting.fit import fit as fit_law  # a use of the API, like a user's script
 
     if fit.objective.kind == "ls":
-        return fit_law(table, law=fit.law, objective="ls")
+        return fit_law(table, law=fit.law, objective="ls", check_outliers=False)
     automatic = fit.delta_source.startswith("automatic")
-    return fit_law(table, law=fit.law, objective="huber", delta=None if automatic else fit.objective.delta)
+    return fit_law(table, law=fit.law, objective="huber", delta=None if automatic else fit.objective.delta,
+                   check_outliers=False)  # outliers are the full fit's to report, not each cut-off's
 
 
 def cutoffs(N, D, fractions: Sequence[float] = FRACTIONS, by: Sequence[str] = CUT_BY,

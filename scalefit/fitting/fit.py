@@ -13,17 +13,20 @@ import numpy as np
 import pandas as pd
 
 from .. import solver
-from ..core.errors import ConvergenceWarning, DataError, FitError, ScalefitWarning
+from ..core.errors import ConvergenceWarning, DataError, FitError, OutlierWarning, ScalefitWarning
 from ..data.runs import RunTable, load_runs
 from ..laws import DEFAULT_LAW, Law
+from . import outliers
 from .diagnose import ILL_CONDITIONED, MIN_DISTINCT, _diagnose, check_design  # noqa: F401 (re-exported)
 from .result import Fit
+from .robust import Solved, robust_restarts
 from .spec import FitSpec
 
 
 def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = DEFAULT_LAW, objective: str = "huber",
         delta: float | str | None = None, method: str = "auto", weights: np.ndarray | None = None,
-        n_starts: int = solver.N_POLISH, grid_points: int | None = None, spec: FitSpec | None = None) -> Fit:
+        n_starts: int = solver.N_POLISH, grid_points: int | None = None, spec: FitSpec | None = None,
+        check_outliers: bool = True) -> Fit:
     """Fit a scaling law to runs by a global, reproducible optimisation.
 
     The fitted parameters are in the law's units: loss in nats/token, N in parameters, D in tokens (Chinchilla:
@@ -53,6 +56,10 @@ def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = DEFAULT_LAW, objec
     spec:
         A :class:`scalefit.FitSpec` (e.g. ``other_fit.spec``) to fit exactly as it says, instead of ``law``,
         ``objective``, ``delta``, ``method``, ``n_starts`` and ``grid_points``.
+    check_outliers:
+        Name runs far from the law in an :class:`~scalefit.core.errors.OutlierWarning` (rule:
+        :mod:`scalefit.fitting.outliers`; ``fit.diagnostics["outliers"]``). Never drops a run. Internal refits
+        on subsets of the same runs (held-out check, backtest) pass False: the fit on every run reports them.
 
     Examples
     --------
@@ -66,11 +73,18 @@ def fit(runs: RunTable | pd.DataFrame | str, law: str | Law = DEFAULT_LAW, objec
     """
     if spec is None:
         spec = FitSpec.make(law, objective, delta, method, n_starts, grid_points)
-    return fit_spec(spec, runs, weights)
+    return fit_spec(spec, runs, weights, check_outliers=check_outliers)
 
 
-def fit_spec(spec: FitSpec, runs: RunTable | pd.DataFrame | str, weights: np.ndarray | None = None) -> Fit:
-    """Run a :class:`FitSpec` on runs: the one place a law is fitted."""
+def fit_spec(spec: FitSpec, runs: RunTable | pd.DataFrame | str, weights: np.ndarray | None = None, *,
+             check_outliers: bool = True) -> Fit:
+    """Run a :class:`FitSpec` on runs: the one place a law is fitted.
+
+    After the global solve, the robust restarts of :mod:`scalefit.fitting.robust` (a few runs far from the law
+    must not move it), then, when ``check_outliers``, the outlier rule of :mod:`scalefit.fitting.outliers`:
+    flagged runs are named in an :class:`~scalefit.core.errors.OutlierWarning` with what one refit without
+    them gives (that refit does not check again); the fit returned always uses every run.
+    """
     started = time.perf_counter()
     table = runs if isinstance(runs, RunTable) else load_runs(runs)
     the_law = spec.law
@@ -92,13 +106,35 @@ def fit_spec(spec: FitSpec, runs: RunTable | pd.DataFrame | str, weights: np.nda
     problem = engine.problem(data, table.loss, the_objective, w)
     solve_method = "hoffmann-grid" if spec.method == "hoffmann-grid" else engine.kind
     solution = engine.solve(problem, spec.n_starts, spec.grid_points, extra_starts=first_pass, method=solve_method)
+    solved, restarts = robust_restarts(spec, engine, data, table.loss, w,
+                                       Solved(the_objective, delta_source, problem, solution), solve_method)
+    the_objective, delta_source, problem, solution = solved.objective, solved.delta_source, solved.problem, \
+        solved.solution
     method_text = engine.describe(spec.n_starts, spec.grid_points, first_pass is not None, solve_method)
     params = the_law.params_dict(engine.public(problem, solution.z))
     diagnostics, messages = _diagnose(engine, problem, solution, the_law)
+    diagnostics["robust_restarts"] = restarts
     messages = design_warnings + messages
+    outlier_message = None
+    if check_outliers:
+        found, outlier_message = outliers.check_outliers(
+            table, the_law, params, engine.log_residuals(problem, solution.z),
+            lambda subset, w_subset: _quiet_refit(spec, subset, w_subset), w,
+            leverage=outliers.leverages(engine, problem, solution.z))
+        diagnostics.update(found)
     for message in messages:
         category = ConvergenceWarning if "converge" in message else ScalefitWarning
         warnings.warn(message, category, stacklevel=3)
+    if outlier_message:
+        warnings.warn(outlier_message, OutlierWarning, stacklevel=3)
+        messages.append(outlier_message)
     return Fit(law=the_law, params=params, objective=the_objective, delta_source=delta_source,
                method=method_text, solution=solution, runs=table, weights=w, diagnostics=diagnostics,
                warnings=tuple(messages), seconds=time.perf_counter() - started, spec=spec)
+
+
+def _quiet_refit(spec: FitSpec, runs: RunTable, weights: np.ndarray) -> Fit:
+    """The same spec on other runs, without the outlier check and without repeating its warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScalefitWarning)
+        return fit_spec(spec, runs, weights, check_outliers=False)
