@@ -6,9 +6,9 @@ from typing import Any
 
 from ..core.formatting import as_float
 from ..fitting.identify import identifiability
-from .sections_influence import influence_lines
 from .cells import FAR, Section, _f, _largest_distance, _pair, _unsupported, far
 from .record import Results
+from .sections_influence import influence_lines
 
 
 def summary_lines(results: Results, record: dict[str, Any]) -> list[str]:

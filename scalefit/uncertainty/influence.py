@@ -110,9 +110,9 @@ class Influence:
         """Two sentences: what was computed and how many units pass the threshold."""
         hits = self.exceeding()
         return (f"Leave-one-out influence on {', '.join(self.judged)}: {len(self.groups)} groups "
-                f"({self.group_method}), {len(self.runs)} runs ({self.run_method}); shifts in units of the {self.level:.0%} law band's "
-                f"width ({self.n_boot} bootstrap replicates). {len(hits)} unit(s) move a target by more than "
-                f"{self.threshold:g} widths.")
+                f"({self.group_method}), {len(self.runs)} runs ({self.run_method}); shifts in units of the "
+                f"{self.level:.0%} law band's width ({self.n_boot} bootstrap replicates). {len(hits)} unit(s) "
+                f"move a target by more than {self.threshold:g} widths.")
 
     def figure(self, **kwargs: Any):
         """Horizontal bars of the largest shifts, in interval widths (:func:`scalefit.plots.influence`)."""
@@ -275,7 +275,7 @@ def _recheck(engine, problem, z0, leave_group, z_groups, groups, fit, quantities
         if not groups.at[i, "identified"]:
             continue
         sub = problem.reweighted(leave_group[i])
-        solution = engine.solve(sub, n_starts=fit.spec.n_starts if hasattr(fit.spec, "n_starts") else 4, grid_points=None)
+        solution = engine.solve(sub, n_starts=fit.spec.n_starts, grid_points=None)
         if float(sub.value(solution.z)) < float(sub.value(z_groups[i])) * (1 - 1e-7):
             z_groups[i] = solution.z
             row = _frame(fit, engine, problem, quantities, estimate, width, judged, z_groups[i:i + 1],
@@ -331,7 +331,7 @@ def _frame(fit, engine, problem, quantities, estimate, width, judged, z, ok, lab
 
 
 def _codes(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    values, first, codes = np.unique(groups.astype(str), return_index=True, return_inverse=True)
+    _, first, codes = np.unique(groups.astype(str), return_index=True, return_inverse=True)
     order = np.argsort(first)  # groups in the order the file lists them
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
