@@ -172,7 +172,8 @@ def isoflop(fit, boot=None, computes: Sequence[float] | None = None, ax=None, to
         xerr = None
         if boot is not None:
             b = boot.optimal(c)["N_opt"]
-            xerr = [[n_opt - float(b["lo"])], [float(b["hi"]) - n_opt]]
+            # a percentile interval of very few replicates need not contain the estimate: no negative bar
+            xerr = [[max(n_opt - float(b["lo"]), 0.0)], [max(float(b["hi"]) - n_opt, 0.0)]]
         ax.errorbar(n_opt, l_opt, xerr=xerr, fmt="o", ms=7, mfc="white", mew=1.5, color=colour, capsize=4,
                     elinewidth=2, zorder=4)
     ax.set(xscale="log", yscale="log", xlabel=N_LABEL, ylabel=LOSS_LABEL,

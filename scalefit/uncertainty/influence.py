@@ -351,13 +351,16 @@ def _group_labels(fit, values, members) -> list[str]:
 
 
 def _lines(labels: np.ndarray) -> str:
+    """Row labels of a unit, compressed: "lines 12-19", "index 3, 9, 15", or the labels themselves."""
     labels = [str(s) for s in labels]
-    numbers = [s.removeprefix("line ") for s in labels]
-    if all(n.isdigit() for n in numbers) and len(numbers) > 1:
-        ints = sorted(int(n) for n in numbers)
+    parts = [s.rpartition(" ") for s in labels]
+    prefixes = {p[0] for p in parts}
+    if len(labels) > 1 and len(prefixes) == 1 and all(p[2].isdigit() for p in parts):
+        word = {"line": "lines"}.get(next(iter(prefixes)), next(iter(prefixes)))
+        ints = sorted(int(p[2]) for p in parts)
         if ints[-1] - ints[0] == len(ints) - 1:
-            return f"lines {ints[0]}-{ints[-1]}"
-        return "lines " + ", ".join(str(i) for i in ints[:4]) + (", ..." if len(ints) > 4 else "")
+            return f"{word} {ints[0]}-{ints[-1]}"
+        return f"{word} " + ", ".join(str(i) for i in ints[:4]) + (", ..." if len(ints) > 4 else "")
     return ", ".join(labels[:4]) + (", ..." if len(labels) > 4 else "")
 
 
