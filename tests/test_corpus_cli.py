@@ -137,7 +137,8 @@ def test_one_outlier_is_absorbed_by_the_robust_objective(tmp_path, capsys):
     csv = tmp_path / "outlier.csv"
     table("one_outlier").to_csv(csv, index=False)
     code, out, _ = run(capsys, "fit", csv, *FAST, "--out", tmp_path / "o")
-    assert code == 0 and "Problems found: 0." in out
+    # absorbed (the exponents stay at the truth) and named: the one problem is the outlier, with its line
+    assert code == 0 and "Problems found: 1 " in out and "outlier: a run lies far from the law, line 9" in out
     params = json.loads((tmp_path / "o" / "fit.json").read_text())["fit"]["params"]
     assert params["alpha"] == pytest.approx(TRUTH["alpha"], abs=0.03)
     assert params["beta"] == pytest.approx(TRUTH["beta"], abs=0.03)

@@ -44,11 +44,11 @@ INPUTS = {"N": ("a model size", "parameters"), "D": ("a token count", "tokens"),
 MAX_COMPUTE = 1e40  # FLOPs
 MAX_SIZE = 1e25  # parameters or tokens
 MAX_LOSS = 1e3  # nats/token (a uniform guess over a 50k vocabulary is 10.8)
-#: caps on API arguments: higher, so that ranges a report extends past a command-line value (compute up to
-#: 6 x MAX_SIZE**2 for a target point) stay inside, and still below where the laws' arithmetic overflows
-#: (C**2, 6 N D)
-API_MAX_COMPUTE = 1e100
-API_MAX_SIZE = 1e45
+#: caps on API arguments: far higher, so that ranges a report extends past a command-line value (compute up to
+#: 6 x MAX_SIZE**2 for a target point) and the allocations of a degenerate fit (N_opt = 2.8e45 when the data
+#: term vanishes) stay inside, and still below where the laws' arithmetic overflows (C**2, 6 N D)
+API_MAX_COMPUTE = 1e150
+API_MAX_SIZE = 1e75
 API_MAX_LOSS = 1e10
 CAPS = {"N": API_MAX_SIZE, "D": API_MAX_SIZE, "U": API_MAX_SIZE, "C": API_MAX_COMPUTE}
 

@@ -187,7 +187,19 @@ class Fit:
         return bootstrap(self, *args, **kwargs)
 
     def influence(self, *args: Any, **kwargs: Any):
-        """Which runs and groups move the fit and its targets; see :func:`scalefit.uncertainty.influence.influence`."""
+        """Which runs and groups move the fit and its targets; see :func:`scalefit.uncertainty.influence.influence`.
+
+        Targets are points of the law's inputs (N in parameters, D in tokens), budgets compute C in FLOPs; shifts
+        of losses are in nats/token and are also stated in units of each quantity's interval width.
+
+        Examples
+        --------
+        >>> fit = scalefit.fit(scalefit.datasets.load("example_chinchilla"))
+        >>> inf = fit.influence(budgets=[1e22])
+        >>> top = inf.top(1)
+        >>> bool(top["max widths"].iloc[0] < inf.threshold)
+        True
+        """
         from ..uncertainty.influence import influence
 
         return influence(self, *args, **kwargs)

@@ -137,6 +137,9 @@ def compute_budgets(compute: np.ndarray, k: int = 4, tolerance: float = 1.25, mi
     return np.exp(np.sort(chosen))
 
 
+SLICE_REACH = 1e3  # IsoFLOP slices end at most this factor beyond the runs' N range
+
+
 @styled
 def isoflop(fit, boot=None, computes: Sequence[float] | None = None, ax=None, tolerance: float = 1.25):
     """IsoFLOP slices: loss against N at compute budgets taken from the runs (the largest included), with
@@ -157,7 +160,11 @@ def isoflop(fit, boot=None, computes: Sequence[float] | None = None, ax=None, to
         n_opt, l_opt = float(opt["N_opt"]), float(opt["L_opt"])
         near = (c_runs >= c / tolerance) & (c_runs <= c * tolerance)
         n_lo, n_hi = (runs.N[near].min(), runs.N[near].max()) if near.any() else (n_opt, n_opt)
-        n_lo, n_hi = min(n_lo, n_opt) / CURVE_EXTENSION, max(n_hi, n_opt) * CURVE_EXTENSION
+        # the slice reaches the optimum, but never more than SLICE_REACH past the runs (a degenerate fit's
+        # N_opt can be 1e45 or more, where the law is meaningless and its inputs are refused)
+        reach = (runs.N.min() / SLICE_REACH, runs.N.max() * SLICE_REACH)
+        n_lo = max(min(n_lo, n_opt), reach[0]) / CURVE_EXTENSION
+        n_hi = min(max(n_hi, n_opt), reach[1]) * CURVE_EXTENSION
         n = np.geomspace(n_lo, n_hi, 120)
         seen = (n >= (runs.N[near].min() if near.any() else n_opt)) & (n <= (runs.N[near].max() if near.any()
                                                                                else n_opt))
@@ -169,6 +176,8 @@ def isoflop(fit, boot=None, computes: Sequence[float] | None = None, ax=None, to
             band = boot.predict(n, _tokens(fit, c, n), threshold=None)
             ax.fill_between(n, band["lo"], band["hi"], color=colour, alpha=0.2, lw=0)
         ax.scatter(runs.N[near], runs.loss[near], color=colour, s=18, edgecolors="white", linewidths=0.4, zorder=3)
+        if not reach[0] <= n_opt <= reach[1]:  # an optimum off the slice is not drawn (the report states it)
+            continue
         xerr = None
         if boot is not None:
             b = boot.optimal(c)["N_opt"]
