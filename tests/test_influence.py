@@ -13,8 +13,8 @@ import pytest
 
 import scalefit
 from scalefit import datasets
-from scalefit.simulation.corrupted import corrupted_sweep
 from scalefit.report.record import restore
+from scalefit.simulation.corrupted import corrupted_sweep
 from scalefit.uncertainty.influence import INFLUENCE_THRESHOLD, Influence, influence
 
 TARGET = {"N": 7e10, "D": 1.4e12}

@@ -185,3 +185,31 @@ def test_cli_prints_the_outlier_among_its_problems_and_exits_0(tmp_path):
     assert "Traceback" not in done.stderr and "RuntimeWarning" not in done.stderr
     record = json.loads((tmp_path / "out" / "fit.json").read_text())
     assert [r["row"] for r in record["fit"]["diagnostics"]["outliers"]] == [f"line {where[0] + 2}"]
+
+
+def test_flagged_runs_do_not_inflate_the_noise_or_the_backtest():
+    """One loss x10 made the run-to-run sd 0.52 (clean: 0.004) and the 70B new-run interval [0.71, 5.33];
+    flagged runs stay out of the noise estimate and are never backtest points, so the intervals of the
+    corrupted sweep are about those of the clean one."""
+    from scalefit.extrapolation.backtest import backtest
+    from scalefit.uncertainty.noise import fit_noise, noise_sd
+
+    fits = {}
+    for name, factor, k in (("clean", 1.0, 0), ("corrupted", 10.0, 2)):
+        runs, where = corrupted_sweep(0, factor=factor, k=k)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits[name] = (scalefit.fit(runs), where)
+    clean, corrupted = fits["clean"][0], fits["corrupted"][0]
+    where = fits["corrupted"][1]
+    assert noise_sd(fit_noise(corrupted)) < 1.5 * noise_sd(fit_noise(clean))
+    bt = backtest(corrupted, n_boot=0)
+    assert not set(where) & set(bt.table["run"])
+    assert any("flags as outliers" in s for s in bt.skipped)
+    widths = {}
+    for name, fit in (("clean", clean), ("corrupted", corrupted)):
+        boot = fit.bootstrap(n=100, seed=0)
+        pi = boot.predict_intervals(7e10, 1.4e12, backtest=backtest(fit, n_boot=0))
+        widths[name] = (float(pi.newrun_hi[0] - pi.newrun_lo[0]), float(pi.extrap_hi[0] - pi.extrap_lo[0]))
+    assert widths["corrupted"][0] < 2 * widths["clean"][0]
+    assert widths["corrupted"][1] < 2 * widths["clean"][1]

@@ -62,9 +62,13 @@ def backtest(fit, fractions: Sequence[float] = FRACTIONS, by: Sequence[str] = CU
     masks = cutoffs(n_all, d_all, fractions, by, min_train=2 * n_params)
     streams = np.random.SeedSequence(seed).spawn(max(len(masks), 1))
     rows, cut_rows, skipped = [], [], []
+    flagged = flagged_runs(fit)
+    if flagged.any():
+        skipped.append(f"the runs the fit flags as outliers ({', '.join(runs.df['row'].astype(str)[flagged])}) are "
+                       "never held-out points: their error is the run's, not the law's")
     for k, cut in enumerate(masks):
         train = cut["train"]
-        held = np.flatnonzero(~train)
+        held = np.flatnonzero(~train & ~flagged)
         record = {"cutoff": k, "kind": cut["kind"], "fraction": cut["fraction"], "cut": cut["cut"],
                   "n_train": int(train.sum()), "n_held": int(held.size), "status": "ok"}
         try:
@@ -100,6 +104,12 @@ def backtest(fit, fractions: Sequence[float] = FRACTIONS, by: Sequence[str] = CU
                     calibration=calibration, level=level, n_boot=int(n_boot), seed=seed,
                     noise=estimate_noise(fit.residuals, groups), maxima=fit.data_maxima, fit=fit,
                     skipped=tuple(skipped))
+
+
+def flagged_runs(fit) -> np.ndarray:
+    """(n,) mask of the runs the fit's outlier check named (``fit.diagnostics["outliers"]``)."""
+    names = {str(o["row"]) for o in fit.diagnostics.get("outliers", []) or []}
+    return fit.runs.df["row"].astype(str).isin(names).to_numpy() if names else np.zeros(len(fit.runs), bool)
 
 
 def _held_out_rows(k, cut, small, boot, held, inputs_all, n_all, d_all, loss, groups, level) -> pd.DataFrame:

@@ -4,6 +4,11 @@ log L_i = log L(N_i, D_i) + u_g(i) + e_i, with u_g ~ N(0, sd_between^2) shared b
 model size's runs have in common: code, data order) and e_i ~ N(0, sd_within^2). The two sds are the
 method-of-moments (ANOVA) estimates from a fit's log residuals. The simulation studies draw data from it; the
 new-run and extrapolation intervals add it to the law's uncertainty.
+
+Runs the outlier rule flags (:func:`scalefit.fitting.outliers.flag_outliers`: more than 5 robust sd and 0.1 in
+log loss from the median residual) do not enter the estimate: one loss pasted x10 made the sd of a 40-run
+sweep 0.52 instead of 0.004 and the new-run interval of a 70B target [0.71, 5.33] nats/token. Clean data are
+never flagged (the Epoch data, the bundled example, simulated normal noise), so their noise is unchanged.
 """
 
 from __future__ import annotations
@@ -12,13 +17,20 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..fitting.outliers import flag_outliers
+
 
 def estimate_noise(log_residuals: np.ndarray, groups: np.ndarray) -> dict[str, float]:
     """Between-group and within-group sd of log residuals (one-way random effects, method of moments).
 
-    With every run in its own group the between-group part is not identified and all noise is within.
+    With every run in its own group the between-group part is not identified and all noise is within. Runs
+    flagged as outliers are left out (unless that would leave fewer than three runs).
     """
     r = np.asarray(log_residuals, dtype=float)
+    groups = np.asarray(groups)
+    keep = ~flag_outliers(r).mask
+    if keep.sum() >= 3 and not keep.all():
+        r, groups = r[keep], groups[keep]
     _, codes, sizes = np.unique(groups, return_inverse=True, return_counts=True)
     n_groups, rows = sizes.size, r.size
     if n_groups == rows:
